@@ -1,0 +1,57 @@
+# The front door: `make run` starts the product, `make test` runs every test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export MLOPS_LOG_JSON ?= false
+
+.PHONY: help install install-test run test test-unit lint format migrate up down bench clean
+
+help:
+	@echo "make run    - install and start everything in one process on http://localhost:8000"
+	@echo "make test   - install test tools and run the whole test suite"
+	@echo "make lint   - ruff + mypy;  make migrate - update the database;  make up - docker compose"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(BIN)/mlops migrate
+	exec $(BIN)/mlops all
+
+migrate: install
+	$(BIN)/mlops migrate
+
+test: install-test
+	$(BIN)/pytest
+
+test-unit: install-test
+	$(BIN)/pytest tests/unit
+
+lint: install-test
+	$(BIN)/ruff check services tests
+	$(BIN)/ruff format --check services tests
+	$(BIN)/mypy services/common
+
+format: install-test
+	$(BIN)/ruff format services tests
+	$(BIN)/ruff check --fix services tests
+
+up:
+	docker compose up --build
+
+down:
+	docker compose down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,126 @@
+"""`mlops`: start the whole product in one process, or one service of it.
+
+    mlops all        gateway + trainer + predictor + metrics in one process (the default set-up)
+    mlops gateway    the HTTP API, WebSocket and dashboard
+    mlops trainer    trains models from the job queue
+    mlops predictor  answers predictions
+    mlops metrics    samples the machine
+    mlops migrate    brings the database schema up to date
+
+Every setting comes from MLOPS_* environment variables (see README)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from typing import Any, Protocol
+
+import httpx
+import uvicorn
+
+from services.common.bus import create_bus
+from services.common.logs import configure_logging
+from services.common.settings import Settings, load_settings
+from services.common.storage import FileStore, load_secret
+
+log = logging.getLogger("mlops")
+COMMANDS = {
+    "all": "run gateway, trainer, predictor and metrics in one process",
+    "gateway": "run the HTTP API, WebSocket and dashboard",
+    "trainer": "run a trainer consuming the job queue",
+    "predictor": "run the prediction service",
+    "metrics": "run the machine-metrics sampler",
+    "migrate": "apply database migrations and exit",
+}
+
+
+class Component(Protocol):
+    app: Any
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+def build(command: str, settings: Settings) -> tuple[Any, list[Component]]:
+    """The bus plus the components a command runs; the first component's app is served."""
+    from services.gateway.bootstrap import bootstrap as gateway
+    from services.metrics.bootstrap import bootstrap as metrics
+    from services.predictor.bootstrap import bootstrap as predictor
+    from services.trainer.bootstrap import bootstrap as trainer
+
+    bus = create_bus(settings.broker_url)
+    secret = load_secret(settings.data_dir, settings.secret_key)
+    store = FileStore(settings.data_dir, secret)
+    if command == "all":
+        pred = predictor(settings, bus, store)
+        # One process: the gateway reaches the predictor's app directly, without a socket.
+        in_process = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=pred.app), base_url="http://predictor"
+        )
+        gw = gateway(settings, bus, store, in_process)
+        return bus, [gw, pred, trainer(settings, bus, store, secret), metrics(settings, bus)]
+    single = {
+        "gateway": lambda: gateway(settings, bus, store),
+        "trainer": lambda: trainer(settings, bus, store, secret),
+        "predictor": lambda: predictor(settings, bus, store),
+        "metrics": lambda: metrics(settings, bus),
+    }
+    return bus, [single[command]()]
+
+
+async def serve(command: str, settings: Settings) -> None:
+    bus, components = build(command, settings)
+    await bus.start()
+    started: list[Component] = []
+    try:
+        for component in components:
+            await component.start()
+            started.append(component)
+        config = uvicorn.Config(
+            components[0].app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            lifespan="off",
+            ws_ping_interval=None,
+            timeout_graceful_shutdown=5,
+        )
+        log.info("%s listening on http://%s:%s", command, settings.host, settings.port)
+        await uvicorn.Server(config).serve()
+    finally:
+        for component in reversed(started):
+            try:
+                await component.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(component).__name__)
+        await bus.close()
+
+
+def migrate_only(settings: Settings) -> None:
+    from services.gateway.adapters.database import make_engine, migrate
+
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    engine.dispose()
+    log.info("database is up to date")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="mlops", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, summary in COMMANDS.items():
+        commands.add_parser(name, help=summary, description=summary)
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json, args.command)
+    if args.command == "migrate":
+        migrate_only(settings)
+        return
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.command, settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""What every service needs: settings, event contracts, the bus, file storage, logging, errors."""

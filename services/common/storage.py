@@ -1,0 +1,135 @@
+"""Files on the shared data folder: atomic writes, and model files signed so that only files
+this system wrote are ever unpickled (joblib files can run code when loaded)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from services.common.errors import NotFound, TamperedFile
+
+DATASETS = "datasets"
+MODELS = "models"
+DEPLOYED_MARKER = f"{MODELS}/deployed.json"
+
+
+def dataset_path(dataset_id: str) -> str:
+    return f"{DATASETS}/{dataset_id}.csv"
+
+
+def model_path(model_id: str) -> str:
+    return f"{MODELS}/{model_id}.joblib"
+
+
+def model_record_path(model_id: str) -> str:
+    """The trainer's record of a finished model: lets a redelivered job be answered again."""
+    return f"{MODELS}/{model_id}.json"
+
+
+def load_secret(data_dir: Path, configured: str) -> bytes:
+    """The signing key: the configured one, else one generated once and kept in the data folder."""
+    if configured:
+        return configured.encode()
+    path = data_dir / ".secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_bytes().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_bytes().strip()
+
+
+class FileStore:
+    """All file access of every service goes through here; paths are relative to the root."""
+
+    def __init__(self, root: Path, secret: bytes):
+        self.root = root.resolve()
+        self._secret = secret
+        for folder in (DATASETS, MODELS):
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+
+    def path(self, relative: str) -> Path:
+        full = (self.root / relative).resolve()
+        if not full.is_relative_to(self.root):
+            raise NotFound("That file is not part of this system's data.", code="file_not_found")
+        return full
+
+    def exists(self, relative: str) -> bool:
+        return self.path(relative).exists()
+
+    def write_bytes(self, relative: str, data: bytes | Iterable[bytes]) -> Path:
+        """Write to a temporary file beside the target, then rename: readers never see half."""
+        target = self.path(relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in [data] if isinstance(data, bytes) else data:
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def write_json(self, relative: str, value: Any) -> Path:
+        return self.write_bytes(relative, json.dumps(value, default=str).encode())
+
+    def read_json(self, relative: str) -> Any:
+        return json.loads(self.path(relative).read_bytes())
+
+    def move_in(self, source: Path, relative: str) -> Path:
+        """Adopt a finished temporary file (same filesystem) under its final name."""
+        target = self.path(relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        return target
+
+    def delete(self, relative: str) -> None:
+        self.path(relative).unlink(missing_ok=True)
+
+    def temp_file(self, folder: str = DATASETS) -> Path:
+        """A new empty temporary file inside the data folder (so a later rename is atomic)."""
+        fd, tmp = tempfile.mkstemp(dir=self.path(folder), prefix=".upload.", suffix=".tmp")
+        os.close(fd)
+        return Path(tmp)
+
+    def _sign(self, data: bytes) -> str:
+        return hmac.new(self._secret, data, hashlib.sha256).hexdigest()
+
+    def save_model(self, relative: str, obj: Any) -> Path:
+        """Pickle with joblib, then write the signature and the file, each atomically."""
+        buffer = io.BytesIO()
+        joblib.dump(obj, buffer, compress=3)
+        data = buffer.getvalue()
+        self.write_bytes(relative + ".sig", self._sign(data).encode())
+        return self.write_bytes(relative, data)
+
+    def load_model(self, relative: str) -> Any:
+        """Unpickle a model file only if it carries the signature this system gave it."""
+        path = self.path(relative)
+        try:
+            data = path.read_bytes()
+            signature = self.path(relative + ".sig").read_bytes().decode().strip()
+        except FileNotFoundError as exc:
+            raise NotFound("That model's file could not be found.", code="model_not_found") from exc
+        if not hmac.compare_digest(signature, self._sign(data)):
+            raise TamperedFile(
+                "That model's file has been changed outside the system, so it will not be used."
+            )
+        return joblib.load(io.BytesIO(data))

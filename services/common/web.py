@@ -1,0 +1,86 @@
+"""What every service's HTTP app shares: JSON errors, /metrics, request counting.
+
+Every 4xx/5xx answer is `{"detail": "<plain English>", "code": "<snake_case>"}`, never a
+traceback or HTML (shared/API.md)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.common.errors import AppError
+
+log = logging.getLogger(__name__)
+
+HTTP_REQUESTS = Counter(
+    "mlops_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "mlops_http_request_seconds", "Time to answer an HTTP request", ["service", "route"]
+)
+
+_STATUS_CODES = {
+    400: ("bad_request", "The request could not be understood."),
+    401: ("unauthorized", "Please sign in first."),
+    404: ("not_found", "There is nothing at this address."),
+    405: ("method_not_allowed", "This address does not accept that kind of request."),
+    413: ("too_large", "The file is too large."),
+    415: ("not_csv", "Please upload a CSV file."),
+}
+
+
+def error_response(status: int, detail: str, code: str) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code}, status_code=status)
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    problems = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
+        message = str(error.get("msg", "is not valid")).rstrip(".")
+        problems.append(f"'{where}': {message.lower()}" if where else message)
+    return "Some of what was sent is not right: " + "; ".join(problems) + "."
+
+
+def install_common(app: FastAPI, service: str) -> None:
+    """Add JSON error handlers, request metrics and GET /metrics to a service's app."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return error_response(exc.status, exc.detail, exc.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, _describe_validation(exc), "invalid_request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, default = _STATUS_CODES.get(exc.status_code, ("error", "Something went wrong."))
+        detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else default
+        return error_response(exc.status_code, detail, code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(
+            500, "Something went wrong on our side. Please try again in a moment.", "internal_error"
+        )
+
+    @app.middleware("http")
+    async def _count(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        HTTP_REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
+        HTTP_SECONDS.labels(service, route).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    async def _metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

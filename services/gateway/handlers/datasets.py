@@ -1,0 +1,90 @@
+"""Use cases for datasets: register an upload, list, preview, delete."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.common.data.profiling import profile_dataset
+from services.common.data.reading import read_csv
+from services.common.errors import NotFound
+from services.common.events import new_id
+from services.common.storage import FileStore, dataset_path
+from services.gateway.adapters.orm import DatasetRow
+from services.gateway.handlers.activity import note
+
+
+def register(
+    session: Session, store: FileStore, upload: Path, filename: str, target: str | None
+) -> DatasetRow:
+    """Read and profile an uploaded file; keep it only if it can be used. Raises BadInput."""
+    frame = read_csv(upload)
+    profile = profile_dataset(frame, target or None)
+    dataset_id = new_id()
+    relative = dataset_path(dataset_id)
+    row = DatasetRow(
+        id=dataset_id,
+        name=Path(filename).name[:255] or "data.csv",
+        path=relative,
+        size_bytes=upload.stat().st_size,
+        rows=profile.rows,
+        columns=[
+            {"name": c.name, "kind": c.kind, "missing": c.missing, "unique": c.unique}
+            for c in profile.columns
+        ],
+        target=profile.target,
+        task=profile.task,
+        light=profile.light,
+        messages=list(profile.messages),
+    )
+    session.add(row)
+    note(session, "dataset", f"'{row.name}' was uploaded: {row.rows} rows.", dataset_id)
+    session.flush()
+    store.move_in(upload, relative)  # last: if anything above failed, nothing is kept
+    return row
+
+
+def get(session: Session, dataset_id: str) -> DatasetRow:
+    row = session.get(DatasetRow, dataset_id)
+    if row is None:
+        raise NotFound(
+            "We could not find that dataset. It may have been deleted.", code="dataset_not_found"
+        )
+    return row
+
+
+def list_all(session: Session) -> list[DatasetRow]:
+    return list(session.scalars(select(DatasetRow).order_by(DatasetRow.created_at.desc())))
+
+
+def delete(session: Session, store: FileStore, dataset_id: str) -> None:
+    row = get(session, dataset_id)
+    session.delete(row)
+    note(session, "dataset", f"'{row.name}' was deleted.", dataset_id)
+    session.flush()
+    store.delete(row.path)
+
+
+def preview(session: Session, store: FileStore, dataset_id: str, rows: int) -> dict[str, Any]:
+    row = get(session, dataset_id)
+    frame = read_csv(store.path(row.path)).head(rows)
+    return {
+        "columns": [str(c) for c in frame.columns],
+        "rows": [[_json_safe(v) for v in record] for record in frame.itertuples(index=False)],
+    }
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    if isinstance(value, (int, float, bool, str)):
+        return value
+    return None if str(value) in ("<NA>", "NaT", "nan") else str(value)

@@ -1,0 +1,174 @@
+"""Use cases for training jobs: ask for one, cancel one, and record what the trainer reports."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.common.data.profiling import profile_dataset
+from services.common.data.reading import read_csv
+from services.common.errors import Conflict, NotFound
+from services.common.events import (
+    TrainingCancelled,
+    TrainingCancelRequested,
+    TrainingFailed,
+    TrainingProgressed,
+    TrainingRequested,
+    TrainingStarted,
+    TrainingSucceeded,
+    new_id,
+)
+from services.common.storage import FileStore
+from services.gateway.adapters.orm import JobRow, ModelRow, utcnow
+from services.gateway.handlers import datasets
+from services.gateway.handlers.activity import announce, describe, note
+from services.gateway.schemas import JobRequest, UserSettings
+
+ACTIVE = ("queued", "running")
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+def create(
+    session: Session, store: FileStore, request: JobRequest, defaults: UserSettings
+) -> JobRow:
+    dataset = datasets.get(session, request.dataset_id)
+    target = request.target or dataset.target
+    if target != dataset.target:
+        # Check the new target is usable now, with a plain answer, not minutes later in training.
+        profile_dataset(read_csv(store.path(dataset.path)), target)
+    job = JobRow(
+        id=new_id(),
+        dataset_id=dataset.id,
+        target=target,
+        time_budget_s=request.time_budget_s or defaults.time_budget_s,
+        algorithm=defaults.algorithm,
+        status="queued",
+        progress=0.0,
+        stage="Waiting for a free trainer",
+        model_id=new_id(),
+    )
+    session.add(job)
+    event = TrainingRequested(
+        correlation_id=job.id,
+        job_id=job.id,
+        model_id=job.model_id,
+        dataset_id=dataset.id,
+        dataset_path=dataset.path,
+        target=target,
+        time_budget_s=job.time_budget_s,
+        algorithm=job.algorithm,
+    )
+    announce(session, event)
+    note(session, "job", f"Training on '{dataset.name}' to predict '{target}' was queued.", job.id)
+    session.flush()
+    return job
+
+
+def get(session: Session, job_id: str) -> JobRow:
+    job = session.get(JobRow, job_id)
+    if job is None:
+        raise NotFound("We could not find that training run.", code="job_not_found")
+    return job
+
+
+def list_all(session: Session, limit: int = 200) -> list[JobRow]:
+    return list(session.scalars(select(JobRow).order_by(JobRow.created_at.desc()).limit(limit)))
+
+
+def cancel(session: Session, job_id: str) -> JobRow:
+    job = get(session, job_id)
+    if job.status == "cancelled":
+        return job
+    if job.status in FINISHED:
+        raise Conflict(
+            "This training has already finished, so there is nothing to cancel.",
+            code="job_finished",
+        )
+    _finish(job, "cancelled", "Cancelled")
+    announce(session, TrainingCancelRequested(correlation_id=job.id, job_id=job.id))
+    note(session, "job", "Training was cancelled.", job.id)
+    return job
+
+
+def _finish(job: JobRow, status: str, stage: str, error: str | None = None) -> None:
+    job.status, job.stage, job.error = status, stage, error
+    job.finished_at = utcnow()
+    job.eta_s = None
+    if status == "succeeded":
+        job.progress = 1.0
+
+
+def record_started(session: Session, event: TrainingStarted) -> None:
+    job = session.get(JobRow, event.job_id)
+    if job is None:
+        return
+    if job.status == "cancelled":
+        # The trainer missed the cancel (e.g. it started later): tell it again.
+        announce(session, TrainingCancelRequested(correlation_id=job.id, job_id=job.id))
+        return
+    if job.status in ACTIVE:
+        job.status, job.stage = "running", "Starting"
+        job.started_at = job.started_at or event.occurred_at
+
+
+def record_progress(session: Session, event: TrainingProgressed) -> None:
+    job = session.get(JobRow, event.job_id)
+    if job is None or job.status not in ACTIVE:
+        return
+    job.status = "running"
+    job.started_at = job.started_at or event.occurred_at
+    if event.progress >= job.progress:  # events may arrive out of order: progress never goes back
+        job.progress, job.stage, job.eta_s = event.progress, event.stage[:255], event.eta_s
+
+
+def record_succeeded(session: Session, store: FileStore, event: TrainingSucceeded) -> None:
+    job = session.get(JobRow, event.job_id)
+    if job is None or session.get(ModelRow, event.model_id) is not None:
+        return  # unknown job, or a redelivered success already recorded: one model per job
+    if job.status == "cancelled":
+        store.delete(event.model_path)
+        store.delete(event.model_path + ".sig")
+        return
+    session.add(
+        ModelRow(
+            id=event.model_id,
+            job_id=job.id,
+            dataset_id=event.dataset_id,
+            path=event.model_path,
+            **event.model_dump(
+                include={
+                    "task",
+                    "target",
+                    "algorithm",
+                    "score_name",
+                    "score",
+                    "metrics",
+                    "light",
+                    "light_reason",
+                    "notes",
+                    "summary",
+                    "leaderboard",
+                    "feature_importance",
+                    "features",
+                    "versions",
+                }
+            ),
+        )
+    )
+    job.model_id = event.model_id
+    _finish(job, "succeeded", "Finished")
+    note(session, *describe(event), event.model_id)  # type: ignore[misc]
+
+
+def record_failed(session: Session, event: TrainingFailed) -> None:
+    job = session.get(JobRow, event.job_id)
+    if job is None or job.status in FINISHED:
+        return
+    _finish(job, "failed", "Stopped", error=event.error)
+    note(session, *describe(event), job.id)  # type: ignore[misc]
+
+
+def record_cancelled(session: Session, event: TrainingCancelled) -> None:
+    job = session.get(JobRow, event.job_id)
+    if job is not None and job.status in ACTIVE:
+        _finish(job, "cancelled", "Cancelled")

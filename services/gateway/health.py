@@ -1,0 +1,49 @@
+"""Which services are alive, from their heartbeats, and the overall health answer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from services.common.events import ServiceHeartbeat
+
+SERVICES = ("trainer", "predictor", "metrics")
+
+
+class HealthBoard:
+    def __init__(self, heartbeat_interval_s: float, clock: Callable[[], float] = time.monotonic):
+        self._stale_after = 3 * heartbeat_interval_s
+        self._clock = clock
+        self._seen: dict[str, dict[str, float]] = {name: {} for name in SERVICES}
+        self._status: dict[str, dict[str, str]] = {name: {} for name in SERVICES}
+
+    def saw(self, beat: ServiceHeartbeat) -> None:
+        if beat.service in self._seen:
+            self._seen[beat.service][beat.instance] = self._clock()
+            self._status[beat.service][beat.instance] = beat.status
+
+    def service_state(self, service: str) -> str:
+        now = self._clock()
+        live = [i for i, seen in self._seen[service].items() if now - seen <= self._stale_after]
+        if not live:
+            return "down"
+        return "ok" if any(self._status[service][i] == "ok" for i in live) else "degraded"
+
+    def instances(self, service: str) -> int:
+        now = self._clock()
+        return sum(1 for seen in self._seen[service].values() if now - seen <= self._stale_after)
+
+    def components(self, database: bool, broker: bool, storage: bool) -> dict[str, str]:
+        parts = {
+            "database": "ok" if database else "down",
+            "broker": "ok" if broker else "down",
+            "storage": "ok" if storage else "down",
+        }
+        parts.update({name: self.service_state(name) for name in SERVICES})
+        return parts
+
+
+def overall(components: dict[str, str]) -> str:
+    if components["database"] == "down" or components["storage"] == "down":
+        return "down"
+    return "ok" if all(v == "ok" for v in components.values()) else "degraded"

@@ -1,0 +1,78 @@
+"""Publishes the outbox: events recorded with the change they announce, sent once the broker
+takes them. A broker outage delays events; it never loses a job."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import select
+
+from services.common.bus import Bus, BusUnavailable
+from services.common.events import parse_event
+from services.gateway.adapters.database import Database
+from services.gateway.adapters.orm import OutboxRow, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    def __init__(self, db: Database, bus: Bus, interval_s: float = 2.0, batch: int = 100):
+        self._db, self._bus, self._interval, self._batch = db, bus, interval_s, batch
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def wake(self) -> None:
+        """Publish soon (call after a commit that added events); safe from any thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            try:
+                await asyncio.to_thread(self.flush_blocking)
+            except Exception:
+                log.exception("outbox relay failed; will retry")
+
+    async def flush(self) -> int:
+        return await asyncio.to_thread(self.flush_blocking)
+
+    def flush_blocking(self) -> int:
+        """Publish pending events in order. Runs in a worker thread holding the rows locked
+        (SKIP LOCKED on PostgreSQL) so several gateway replicas never send the same batch."""
+        assert self._loop is not None, "start() first"
+        sent = 0
+        with self._db.unit_of_work() as session:
+            query = (
+                select(OutboxRow)
+                .where(OutboxRow.published_at.is_(None))
+                .order_by(OutboxRow.created_at, OutboxRow.id)
+                .limit(self._batch)
+                .with_for_update(skip_locked=True)
+            )
+            for row in session.scalars(query):
+                publish = self._bus.publish(parse_event(row.message))
+                try:
+                    asyncio.run_coroutine_threadsafe(publish, self._loop).result(timeout=30)
+                except (BusUnavailable, TimeoutError) as exc:
+                    row.attempts += 1
+                    log.warning("outbox: broker unavailable, will retry: %s", exc)
+                    break
+                row.published_at = utcnow()
+                sent += 1
+        return sent

@@ -1,0 +1,38 @@
+"""Turning a request into predictions with a model bundle (pure, runs in a worker thread)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pandas as pd
+
+from services.common.data.reading import read_csv
+
+
+def predict_rows(
+    bundle: Any, rows: list[dict[str, Any]]
+) -> tuple[list[Any], list[dict[str, float]] | None]:
+    return bundle.predict(rows)  # type: ignore[no-any-return]
+
+
+def score_csv(bundle: Any, content: bytes) -> bytes:
+    """The uploaded rows, as read, with the prediction (and its confidence) appended."""
+    frame = read_csv(content)
+    predictions, probabilities = bundle.predict_frame(frame)
+    out = frame.copy()
+    column = _free_name(out, "prediction")
+    out[column] = predictions
+    if probabilities is not None:
+        out[_free_name(out, "confidence")] = [round(max(p.values()), 4) for p in probabilities]
+    buffer = io.StringIO()
+    out.to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+def _free_name(frame: pd.DataFrame, wanted: str) -> str:
+    name, n = wanted, 1
+    while name in frame.columns:
+        n += 1
+        name = f"{wanted}_{n}"
+    return name

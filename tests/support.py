@@ -1,0 +1,52 @@
+"""Helpers shared by the test tiers: polling with a deadline and small real datasets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+async def wait_for(probe: Callable[[], Awaitable[Any]], timeout: float = 60, every: float = 0.2) -> Any:
+    """Poll `probe` until it returns something truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(every)
+    raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
+
+
+def churn_csv(rows: int = 300, seed: int = 0) -> bytes:
+    """A small customer-churn table with a learnable signal, a category, gaps and an ID."""
+    rng = np.random.default_rng(seed)
+    tenure = rng.integers(1, 72, rows)
+    monthly = rng.normal(70, 20, rows).round(2)
+    plan = rng.choice(["basic", "plus", "premium"], rows)
+    score = -0.05 * tenure + 0.03 * monthly + (plan == "basic") * 1.0 + rng.normal(0, 0.5, rows)
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:05d}" for i in range(rows)],
+            "tenure_months": tenure,
+            "monthly_charges": monthly,
+            "plan": plan,
+            "churn": np.where(score > np.median(score), "yes", "no"),
+        }
+    )
+    frame.loc[frame.index % 17 == 0, "monthly_charges"] = np.nan
+    return frame.to_csv(index=False).encode()
+
+
+def prices_csv(rows: int = 300, seed: int = 1) -> bytes:
+    """A small regression table: price from size and rooms."""
+    rng = np.random.default_rng(seed)
+    size = rng.uniform(30, 200, rows).round(1)
+    rooms = rng.integers(1, 6, rows)
+    price = (size * 3000 + rooms * 10000 + rng.normal(0, 20000, rows)).round(0)
+    return pd.DataFrame({"size_m2": size, "rooms": rooms, "price": price}).to_csv(index=False).encode()
