@@ -50,7 +50,7 @@ def build(command: str, settings: Settings) -> tuple[Any, list[Component]]:
     from services.predictor.bootstrap import bootstrap as predictor
     from services.trainer.bootstrap import bootstrap as trainer
 
-    bus = create_bus(settings.broker_url)
+    bus = create_bus(settings.broker_url, namespace=settings.bus_namespace)
     secret = load_secret(settings.data_dir, settings.secret_key)
     store = FileStore(settings.data_dir, secret)
     if command == "all":

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     """Folder for datasets and model files (shared volume in distributed mode)."""
     broker_url: str = "memory://"
     """`memory://` for the in-process bus, `amqp://user:pass@host/vhost` for RabbitMQ."""
+    bus_namespace: str = Field("mlops", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    """Prefix of the exchange and queue names, so several installations can share one broker."""
     database_url: str = ""
     """`sqlite:///path` or `postgresql://user@host/db`; empty means SQLite inside data_dir."""
     predictor_url: str = "http://127.0.0.1:8001"

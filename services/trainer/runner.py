@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import logging
 import multiprocessing
+import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -113,6 +117,7 @@ def _child_main(sender: Connection, spec: TrainingSpec) -> None:
     from services.common.storage import FileStore
     from services.trainer.domain.training import train_model
 
+    _die_with_parent()
     try:
         store = FileStore(Path(spec.data_dir), spec.secret)
         sender.send(("progress", 0.01, "Reading your data"))
@@ -157,6 +162,15 @@ def _child_main(sender: Connection, spec: TrainingSpec) -> None:
         )
     finally:
         sender.close()
+
+
+def _die_with_parent() -> None:
+    """On Linux, a trainer killed outright takes its training child with it: no orphan keeps
+    burning CPU or writing files after its job was handed to another trainer."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 def _result_fields(result: Any) -> dict[str, Any]:

@@ -1,0 +1,20 @@
+"""The event bus: one port (`Bus`), an in-process and a RabbitMQ implementation."""
+
+from __future__ import annotations
+
+from services.common.bus.amqp import AmqpBus
+from services.common.bus.base import Bus, BusUnavailable, Handler, RejectEvent
+from services.common.bus.memory import MemoryBus
+
+__all__ = ["AmqpBus", "Bus", "BusUnavailable", "Handler", "MemoryBus", "RejectEvent", "create_bus"]
+
+
+def create_bus(url: str, *, namespace: str = "mlops") -> Bus:
+    """The bus for a broker URL: `memory://` in-process, `amqp://` / `amqps://` RabbitMQ.
+
+    `namespace` prefixes the exchange and queue names on RabbitMQ."""
+    if url.startswith("memory://"):
+        return MemoryBus()
+    if url.startswith(("amqp://", "amqps://")):
+        return AmqpBus(url, exchange=f"{namespace}.events", queue_prefix=f"{namespace}.")
+    raise ValueError(f"unknown broker URL {url.split('://')[0]!r}: use memory:// or amqp://")

@@ -1,0 +1,338 @@
+"""The one test suite every `Bus` implementation must pass (see services/common/bus/base.py).
+
+Subclass `BusContract` in a `Test*` class and provide the `bus_factory` fixture plus the two
+broker-specific helpers. Buses made by one factory within a test share a broker (and an
+exchange), so two of them model two replicas of a service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import pytest
+
+from services.common.bus import Bus, BusUnavailable, RejectEvent
+from services.common.events import (
+    Event,
+    MetricsSampled,
+    ModelDeployed,
+    TrainingFailed,
+    TrainingRequested,
+    TrainingSucceeded,
+)
+
+MAX_DELIVERIES = 3
+"""Every factory must make buses with this `max_deliveries`."""
+
+
+class BusFactory(Protocol):
+    async def __call__(self, **overrides: Any) -> Bus: ...
+
+
+async def eventually(
+    predicate: Callable[[], bool | Awaitable[bool]],
+    timeout: float = 5.0,  # noqa: ASYNC109 -- a polling deadline, not a cancellation scope
+    interval: float = 0.02,
+) -> None:
+    """Wait until `predicate()` is true (it may be async); fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {predicate}")
+        await asyncio.sleep(interval)
+
+
+class QueueNames:
+    """Unique queue names for one test; remembers them so the test can delete them."""
+
+    def __init__(self, suffix: str) -> None:
+        self.suffix = suffix
+        self.created: list[str] = []
+
+    def __call__(self, base: str) -> str:
+        name = f"{base}.{self.suffix}"
+        self.created.append(name)
+        return name
+
+
+def training_requested(n: int = 0) -> TrainingRequested:
+    return TrainingRequested(
+        correlation_id=f"job-{n}",
+        job_id=f"job-{n}",
+        model_id=f"model-{n}",
+        dataset_id="ds-1",
+        dataset_path="datasets/ds-1.csv",
+        target="price",
+        time_budget_s=30,
+    )
+
+
+class Recorder:
+    """A handler that records the events it gets (and how often it saw each)."""
+
+    def __init__(self, fail_times: int = 0, error: type[Exception] = RuntimeError) -> None:
+        self.events: list[Event] = []
+        self.fail_times = fail_times
+        self.error = error
+
+    async def __call__(self, event: Event) -> None:
+        self.events.append(event)
+        if len(self.events) <= self.fail_times:
+            raise self.error(f"planned failure {len(self.events)}")
+
+    @property
+    def ids(self) -> list[str]:
+        return [e.id for e in self.events]
+
+
+class BusContract:
+    """Behaviour every bus keeps; the subclass supplies the broker."""
+
+    @pytest.fixture
+    def queues(self, unique: str) -> QueueNames:
+        return QueueNames(unique)
+
+    @pytest.fixture
+    def bus_factory(self) -> BusFactory:
+        """Async callable returning a started bus (`max_deliveries=MAX_DELIVERIES`)."""
+        raise NotImplementedError
+
+    async def dead_letter_count(self, bus: Bus, queue: str) -> int:
+        """How many messages `queue` has dead-lettered so far."""
+        raise NotImplementedError
+
+    async def publish_raw(self, bus: Bus, routing_key: str, body: bytes) -> None:
+        """Put arbitrary bytes on the bus, bypassing `Bus.publish` (to model a bad producer)."""
+        raise NotImplementedError
+
+    async def test_work_consumer_receives_the_typed_event_intact(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        got = Recorder()
+        await bus.consume_work(queues("jobs"), ["training.requested"], got)
+        sent = training_requested()
+        await bus.publish(sent)
+        await eventually(lambda: len(got.events) == 1)
+        assert type(got.events[0]) is TrainingRequested
+        assert got.events[0] == sent  # id, version, occurred_at, correlation_id and payload
+
+    async def test_each_event_goes_to_exactly_one_competing_consumer(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        queue = queues("jobs")
+        replicas = [await bus_factory(), await bus_factory()]
+        recorders = [Recorder(), Recorder()]
+
+        for bus, recorder in zip(replicas, recorders, strict=True):
+
+            async def slow(event: Event, recorder: Recorder = recorder) -> None:
+                await asyncio.sleep(0.02)  # keeps one consumer busy so the other gets a turn
+                await recorder(event)
+
+            await bus.consume_work(queue, ["training.requested"], slow)
+        sent = [training_requested(n) for n in range(10)]
+        for event in sent:
+            await replicas[0].publish(event)
+
+        await eventually(lambda: sum(len(r.events) for r in recorders) >= len(sent))
+        received = recorders[0].ids + recorders[1].ids
+        assert sorted(received) == sorted(e.id for e in sent)  # each once, none twice
+        assert recorders[0].events and recorders[1].events
+
+    async def test_events_wait_in_a_declared_queue_until_a_consumer_starts(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        queue = queues("jobs")
+        await bus.declare_work_queue(queue, ["training.requested"])
+        sent = [training_requested(n) for n in range(3)]
+        for event in sent:
+            await bus.publish(event)
+        await eventually(lambda: _equals(bus.queue_depth(queue), 3))
+
+        got = Recorder()
+        await bus.consume_work(queue, ["training.requested"], got)
+        await eventually(lambda: len(got.events) == 3)
+        assert got.ids == [e.id for e in sent]
+        await eventually(lambda: _equals(bus.queue_depth(queue), 0))
+
+    async def test_queue_depth_of_an_unknown_queue_is_none(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        assert await bus.queue_depth(queues("never-declared")) is None
+
+    async def test_prefetch_limits_concurrent_handlers_per_consumer(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        queue = queues("jobs")
+        running, peak, release = 0, 0, asyncio.Event()
+
+        async def blocking(event: Event) -> None:
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            await release.wait()
+            running -= 1
+
+        await bus.consume_work(queue, ["training.requested"], blocking, prefetch=2)
+        for n in range(5):
+            await bus.publish(training_requested(n))
+        await eventually(lambda: _equals(bus.queue_depth(queue), 3))
+        await asyncio.sleep(0.1)  # a short settle: would a third handler start?
+        assert (running, peak) == (2, 2)
+        release.set()
+        await eventually(lambda: _equals(bus.queue_depth(queue), 0))
+        await eventually(lambda: running == 0)
+
+    async def test_a_failed_handler_gets_the_event_again(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        queue = queues("jobs")
+        got = Recorder(fail_times=1)
+        await bus.consume_work(queue, ["training.requested"], got)
+        sent = training_requested()
+        await bus.publish(sent)
+        await eventually(lambda: len(got.events) == 2)
+        assert got.ids == [sent.id, sent.id]
+        await eventually(lambda: _equals(bus.queue_depth(queue), 0))
+        assert await self.dead_letter_count(bus, queue) == 0
+
+    async def test_reject_event_dead_letters_at_once(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        queue = queues("jobs")
+        got = Recorder(fail_times=99, error=RejectEvent)
+        await bus.consume_work(queue, ["training.requested"], got)
+        await bus.publish(training_requested())
+        await eventually(lambda: _equals(self.dead_letter_count(bus, queue), 1))
+        assert len(got.events) == 1
+
+    async def test_a_handler_that_always_fails_ends_dead_lettered(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        queue = queues("jobs")
+        got = Recorder(fail_times=99)
+        await bus.consume_work(queue, ["training.requested"], got)
+        await bus.publish(training_requested())
+        await eventually(lambda: _equals(self.dead_letter_count(bus, queue), 1))
+        assert len(got.events) == MAX_DELIVERIES
+
+    async def test_a_malformed_message_is_dead_lettered_and_consuming_goes_on(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        queue = queues("jobs")
+        got = Recorder()
+        await bus.consume_work(queue, ["training.#"], got)
+        await self.publish_raw(bus, "training.requested", b"{not json")
+        await self.publish_raw(bus, "training.requested", b'{"type": "training.requested"}')
+        await self.publish_raw(bus, "training.unheard_of", b'{"type": "training.unheard_of"}')
+        await bus.publish(sent := training_requested())
+        await eventually(lambda: _equals(self.dead_letter_count(bus, queue), 3))
+        await eventually(lambda: got.ids == [sent.id])
+
+    async def test_every_broadcast_subscriber_gets_every_event(
+        self, bus_factory: BusFactory
+    ) -> None:
+        replicas = [await bus_factory(), await bus_factory()]
+        recorders = [Recorder(), Recorder()]
+        for bus, recorder in zip(replicas, recorders, strict=True):
+            await bus.consume_broadcast(["model.deployed"], recorder)
+        sent = [ModelDeployed(model_id=f"m{n}", model_path=f"models/m{n}") for n in range(5)]
+        for event in sent:
+            await replicas[0].publish(event)
+        await eventually(lambda: all(len(r.events) == len(sent) for r in recorders))
+        assert recorders[0].events == recorders[1].events == sent  # in order, intact
+
+    async def test_a_failing_broadcast_handler_still_gets_the_next_event(
+        self, bus_factory: BusFactory
+    ) -> None:
+        bus = await bus_factory()
+        got = Recorder(fail_times=1)
+        await bus.consume_broadcast(["model.deployed"], got)
+        sent = [ModelDeployed(model_id=f"m{n}", model_path=f"models/m{n}") for n in range(2)]
+        for event in sent:
+            await bus.publish(event)
+        await eventually(lambda: got.events == sent)
+
+    async def test_topic_patterns_route_by_event_type(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        one_word, many_words, exact, broadcast = Recorder(), Recorder(), Recorder(), Recorder()
+        await bus.consume_work(queues("one"), ["training.*"], one_word)
+        await bus.consume_work(queues("many"), ["#.failed", "model.#"], many_words)
+        await bus.consume_work(queues("exact"), ["metrics.sampled"], exact)
+        await bus.consume_broadcast(["*.succeeded"], broadcast)
+        events: list[Event] = [
+            training_requested(),
+            TrainingFailed(job_id="j", error="boom"),
+            _succeeded(),
+            ModelDeployed(model_id="m", model_path="models/m"),
+            _metrics(),
+        ]
+        for event in events:
+            await bus.publish(event)
+        await eventually(lambda: len(one_word.events) == 3)
+        await eventually(lambda: len(many_words.events) == 2)
+        await eventually(lambda: len(exact.events) == 1 and len(broadcast.events) == 1)
+        await asyncio.sleep(0.1)  # a short settle: nothing else may arrive
+        assert [e.type for e in one_word.events] == [e.type for e in events[:3]]
+        assert sorted(e.type for e in many_words.events) == ["model.deployed", "training.failed"]
+        assert [e.type for e in exact.events] == ["metrics.sampled"]
+        assert [e.type for e in broadcast.events] == ["training.succeeded"]
+
+    async def test_a_closed_bus_refuses_to_publish(self, bus_factory: BusFactory) -> None:
+        bus = await bus_factory()
+        assert bus.connected
+        await bus.close()
+        assert not bus.connected
+        with pytest.raises(BusUnavailable):
+            await bus.publish(training_requested())
+
+
+async def _equals(value: Awaitable[int | None], expected: int) -> bool:
+    return await value == expected
+
+
+def _succeeded() -> TrainingSucceeded:
+    return TrainingSucceeded(
+        job_id="j",
+        model_id="m",
+        model_path="models/m",
+        dataset_id="d",
+        task="regression",
+        target="price",
+        algorithm="ridge",
+        score_name="r2",
+        score=0.9,
+        light="green",
+        summary="Good.",
+    )
+
+
+def _metrics() -> MetricsSampled:
+    return MetricsSampled(
+        host="h",
+        cpu_percent=1.0,
+        memory_percent=2.0,
+        memory_used_mb=3.0,
+        memory_total_mb=4.0,
+        disk_percent=5.0,
+        disk_free_gb=6.0,
+    )

@@ -1,0 +1,87 @@
+"""Start the product's services as real OS processes, as an operator would."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Service:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        """SIGKILL the service and everything it started (its training child too)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+def start(command: str, env: dict[str, str], logs: Path, timeout: float = 60) -> Service:
+    """Run `mlops <command>` on a free port and wait until its /health answers."""
+    port = free_port()
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"{command}-{port}.log"
+    full_env = {**os.environ, **env, "MLOPS_PORT": str(port), "MLOPS_HOST": "127.0.0.1",
+                "MLOPS_LOG_JSON": "false"}
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", command],
+            env=full_env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    service = Service(command, port, process, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{command} exited with {process.returncode}:\n{service.output()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{service.url}/health", timeout=2).status_code < 600:
+                return service
+        time.sleep(0.3)
+    service.kill()
+    raise AssertionError(f"{command} did not answer within {timeout} s:\n{service.output()}")
+
+
+def wait_until(probe, timeout: float = 90, every: float = 0.3):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")

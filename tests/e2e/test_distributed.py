@@ -1,0 +1,77 @@
+"""The four services as separate OS processes over real RabbitMQ and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.flow import upload_and_train, wait_finished, whole_flow
+from tests.e2e.processes import Service, start, wait_until
+from tests.support import churn_csv
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(400)]
+
+
+@pytest.fixture
+def env(tmp_path: Path, amqp_url: str, postgres_url: str) -> dict[str, str]:
+    return {
+        "MLOPS_DATA_DIR": str(tmp_path / "shared"),
+        "MLOPS_BROKER_URL": amqp_url,
+        "MLOPS_DATABASE_URL": postgres_url,
+        "MLOPS_BUS_NAMESPACE": f"e2e-{uuid.uuid4().hex[:8]}",  # queues of our own on a shared broker
+        "MLOPS_SECRET_KEY": uuid.uuid4().hex,
+        "MLOPS_METRICS_INTERVAL_S": "1",
+        "MLOPS_HEARTBEAT_INTERVAL_S": "1",
+    }
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[list[Service]]:
+    started: list[Service] = []
+    yield started
+    for service in reversed(started):
+        service.stop()
+
+
+def test_four_processes_end_to_end(env: dict[str, str], services: list[Service], tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    predictor = start("predictor", env, logs)
+    services.append(predictor)
+    services.append(start("trainer", env, logs))
+    services.append(start("metrics", env, logs))
+    gateway = start("gateway", {**env, "MLOPS_PREDICTOR_URL": predictor.url}, logs)
+    services.append(gateway)
+    whole_flow(gateway.url)
+    for service in services:
+        assert "mlops_http_requests_total" in httpx.get(f"{service.url}/metrics").text
+
+
+def test_trainer_killed_mid_job_finishes_once_with_one_model(
+    env: dict[str, str], services: list[Service], tmp_path: Path
+) -> None:
+    logs = tmp_path / "logs"
+    gateway = start("gateway", env, logs)
+    services.append(gateway)
+    first = start("trainer", env, logs)
+    with httpx.Client(base_url=gateway.url, timeout=60) as api:
+        job = upload_and_train(api, churn_csv(40_000), budget=60)
+
+        def training() -> bool:
+            now = api.get(f"/api/jobs/{job['id']}").json()
+            return now["status"] == "running" and now["progress"] > 0.05
+
+        wait_until(training, 60, every=0.1)
+        first.kill()  # SIGKILL: no goodbye to the broker, the training child dies too
+        assert api.get(f"/api/jobs/{job['id']}").json()["status"] == "running"
+
+        services.append(start("trainer", env, logs))
+        done = wait_finished(api, job["id"])
+        assert done["status"] == "succeeded", done
+        models = [m for m in api.get("/api/models").json()["items"] if m["job_id"] == job["id"]]
+        assert [m["id"] for m in models] == [done["model_id"]]
+    model_files = list((Path(env["MLOPS_DATA_DIR"]) / "models").glob("*.joblib"))
+    assert [p.stem for p in model_files] == [done["model_id"]]

@@ -1,0 +1,99 @@
+"""The in-process bus against the bus contract, plus what only it promises."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from tests.contract.bus_contract import (
+    MAX_DELIVERIES,
+    BusContract,
+    BusFactory,
+    Recorder,
+    eventually,
+    training_requested,
+)
+
+from services.common.bus import AmqpBus, Bus, MemoryBus, create_bus
+from services.common.bus.memory import MemoryBroker
+from services.common.events import Event
+
+
+class TestMemoryBus(BusContract):
+    @pytest.fixture
+    async def bus_factory(self) -> AsyncIterator[BusFactory]:
+        broker = MemoryBroker()  # one broker, many replicas
+        buses: list[MemoryBus] = []
+
+        async def make(**overrides: Any) -> Bus:
+            bus = MemoryBus(broker, **{"max_deliveries": MAX_DELIVERIES, **overrides})
+            await bus.start()
+            buses.append(bus)
+            return bus
+
+        yield make
+        for bus in buses:
+            await bus.close()
+
+    async def dead_letter_count(self, bus: Bus, queue: str) -> int:
+        assert isinstance(bus, MemoryBus)
+        return sum(1 for letter in bus.dead_letters if letter.queue == queue)
+
+    async def publish_raw(self, bus: Bus, routing_key: str, body: bytes) -> None:
+        assert isinstance(bus, MemoryBus)
+        bus.broker.route(routing_key, body)
+
+
+async def test_publish_never_runs_a_handler_inline() -> None:
+    bus = MemoryBus()
+    await bus.start()
+    got = Recorder()
+    await bus.consume_work("jobs", ["training.requested"], got)
+    await bus.consume_broadcast(["training.requested"], got)
+    await bus.publish(training_requested())
+    assert got.events == []  # publish only enqueued
+    await eventually(lambda: len(got.events) == 2)
+    await bus.close()
+
+
+async def test_dead_letters_say_why_and_after_how_many_attempts() -> None:
+    bus = MemoryBus(max_deliveries=2)
+    await bus.start()
+    await bus.consume_work("jobs", ["training.requested"], Recorder(fail_times=99))
+    await bus.publish(training_requested())
+    await eventually(lambda: len(bus.dead_letters) == 1)
+    letter = bus.dead_letters[0]
+    assert (letter.queue, letter.reason, letter.attempts) == ("jobs", "delivery_limit", 2)
+    await bus.close()
+
+
+async def test_an_event_interrupted_by_close_goes_to_another_replica() -> None:
+    first = MemoryBus()
+    second = MemoryBus(first.broker)  # a replica on the same broker
+    await first.start()
+    await second.start()
+    started = asyncio.Event()
+
+    async def hangs(event: Event) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    await first.consume_work("jobs", ["training.requested"], hangs)
+    await first.publish(sent := training_requested())
+    await asyncio.wait_for(started.wait(), 5)
+    await first.close()  # the replica dies mid-handler
+    got = Recorder()
+    await second.consume_work("jobs", ["training.requested"], got)
+    await eventually(lambda: got.ids == [sent.id])
+    await second.close()
+
+
+def test_create_bus_picks_the_implementation_from_the_url() -> None:
+    assert isinstance(create_bus("memory://"), MemoryBus)
+    bus = create_bus("amqp://guest:guest@localhost:5672/", namespace="shop")
+    assert isinstance(bus, AmqpBus) and bus.exchange == "shop.events"
+    assert bus.queue_prefix == "shop."
+    with pytest.raises(ValueError):
+        create_bus("redis://localhost")
