@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
+
+from services.cli import build
+from services.common.settings import Settings
 
 
 async def wait_for(probe: Callable[[], Awaitable[Any]], timeout: float = 60, every: float = 0.2) -> Any:
@@ -50,3 +55,22 @@ def prices_csv(rows: int = 300, seed: int = 1) -> bytes:
     rooms = rng.integers(1, 6, rows)
     price = (size * 3000 + rooms * 10000 + rng.normal(0, 20000, rows)).round(0)
     return pd.DataFrame({"size_m2": size, "rooms": rooms, "price": price}).to_csv(index=False).encode()
+
+
+@contextlib.asynccontextmanager
+async def running_product(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The whole product (`mlops all`) inside the test's event loop, and a client for its API."""
+    bus, components = build("all", settings)
+    await bus.start()
+    started = []
+    try:
+        for component in components:
+            await component.start()
+            started.append(component)
+        transport = httpx.ASGITransport(app=components[0].app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield client
+    finally:
+        for component in reversed(started):
+            await component.stop()
+        await bus.close()

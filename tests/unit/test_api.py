@@ -9,29 +9,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.cli import build
 from services.common.settings import load_settings
-from tests.support import churn_csv, prices_csv, wait_for
+from tests.support import churn_csv, prices_csv, running_product, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = load_settings(
-        data_dir=tmp_path, broker_url="memory://", database_url="", max_upload_mb=1,
-        heartbeat_interval_s=0.5, metrics_interval_s=0.5,
-    )
-    bus, components = build("all", settings)
-    await bus.start()
-    for component in components:
-        await component.start()
-    transport = httpx.ASGITransport(app=components[0].app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+    settings = load_settings(data_dir=tmp_path, broker_url="memory://", database_url="", max_upload_mb=1,
+                             heartbeat_interval_s=0.5, metrics_interval_s=0.5)
+    async with running_product(settings) as client:
         yield client
-    for component in reversed(components):
-        await component.stop()
-    await bus.close()
 
 
 async def upload(api: httpx.AsyncClient, content: bytes, name: str = "data.csv", **form: str) -> httpx.Response:

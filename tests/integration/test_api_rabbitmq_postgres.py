@@ -1,0 +1,28 @@
+"""Every API test again, with the services on real RabbitMQ and PostgreSQL: a full training job
+over RabbitMQ, metadata in PostgreSQL (migrated from scratch), the outbox relaying to the broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.common.settings import load_settings
+from tests.support import running_product
+from tests.unit.test_api import *  # noqa: F403 - the same behaviour, on the real infrastructure
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+
+@pytest.fixture
+async def api(tmp_path: Path, amqp_url: str, postgres_url: str) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
+    settings = load_settings(
+        data_dir=tmp_path, broker_url=amqp_url, database_url=postgres_url,
+        bus_namespace=f"it-{uuid.uuid4().hex[:8]}", max_upload_mb=1,
+        heartbeat_interval_s=0.5, metrics_interval_s=0.5,
+    )
+    async with running_product(settings) as client:
+        yield client
