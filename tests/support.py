@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import inspect
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -16,16 +17,19 @@ from services.cli import build
 from services.common.settings import Settings
 
 
-async def wait_for(probe: Callable[[], Awaitable[Any]], timeout: float = 60, every: float = 0.2) -> Any:
-    """Poll `probe` until it returns something truthy, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+async def eventually(probe: Callable[[], Any], within: float = 60, every: float = 0.05) -> Any:
+    """Poll `probe` (sync or async) until it returns something truthy and return that;
+    fail after `within` seconds. Tests wait with a deadline, never a bare sleep."""
+    deadline = time.monotonic() + within
     last: Any = None
     while time.monotonic() < deadline:
-        last = await probe()
+        last = probe()
+        if inspect.isawaitable(last):
+            last = await last
         if last:
             return last
         await asyncio.sleep(every)
-    raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
+    raise AssertionError(f"condition not met within {within} s (last value: {last!r})")
 
 
 def churn_csv(rows: int = 300, seed: int = 0) -> bytes:
@@ -54,7 +58,9 @@ def prices_csv(rows: int = 300, seed: int = 1) -> bytes:
     size = rng.uniform(30, 200, rows).round(1)
     rooms = rng.integers(1, 6, rows)
     price = (size * 3000 + rooms * 10000 + rng.normal(0, 20000, rows)).round(0)
-    return pd.DataFrame({"size_m2": size, "rooms": rooms, "price": price}).to_csv(index=False).encode()
+    return (
+        pd.DataFrame({"size_m2": size, "rooms": rooms, "price": price}).to_csv(index=False).encode()
+    )
 
 
 @contextlib.asynccontextmanager

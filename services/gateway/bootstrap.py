@@ -72,6 +72,6 @@ def bootstrap(
     store: FileStore,
     predictor_http: httpx.AsyncClient | None = None,
 ) -> Gateway:
-    """Build the gateway. `predictor_http` lets single-process mode reach the predictor in-process."""
+    """Build the gateway; `predictor_http` lets one process reach the predictor in-process."""
     http = predictor_http or httpx.AsyncClient(base_url=settings.predictor_url)
     return Gateway(settings, bus, store, PredictorClient(http))

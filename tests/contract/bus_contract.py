@@ -8,8 +8,7 @@ exchange), so two of them model two replicas of a service.
 from __future__ import annotations
 
 import asyncio
-import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 import pytest
@@ -23,6 +22,7 @@ from services.common.events import (
     TrainingRequested,
     TrainingSucceeded,
 )
+from tests.support import eventually
 
 MAX_DELIVERIES = 3
 """Every factory must make buses with this `max_deliveries`."""
@@ -30,25 +30,6 @@ MAX_DELIVERIES = 3
 
 class BusFactory(Protocol):
     async def __call__(self, **overrides: Any) -> Bus: ...
-
-
-async def eventually(
-    predicate: Callable[[], bool | Awaitable[bool]],
-    timeout: float = 5.0,  # noqa: ASYNC109 -- a polling deadline, not a cancellation scope
-    interval: float = 0.02,
-) -> None:
-    """Wait until `predicate()` is true (it may be async); fail after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = predicate()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {predicate}")
-        await asyncio.sleep(interval)
 
 
 class QueueNames:

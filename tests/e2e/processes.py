@@ -56,12 +56,20 @@ def start(command: str, env: dict[str, str], logs: Path, timeout: float = 60) ->
     port = free_port()
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{command}-{port}.log"
-    full_env = {**os.environ, **env, "MLOPS_PORT": str(port), "MLOPS_HOST": "127.0.0.1",
-                "MLOPS_LOG_JSON": "false"}
+    full_env = {
+        **os.environ,
+        **env,
+        "MLOPS_PORT": str(port),
+        "MLOPS_HOST": "127.0.0.1",
+        "MLOPS_LOG_JSON": "false",
+    }
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", command],
-            env=full_env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+            env=full_env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     service = Service(command, port, process, log)
     deadline = time.monotonic() + timeout

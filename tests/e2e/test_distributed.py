@@ -22,7 +22,7 @@ def env(tmp_path: Path, amqp_url: str, postgres_url: str) -> dict[str, str]:
         "MLOPS_DATA_DIR": str(tmp_path / "shared"),
         "MLOPS_BROKER_URL": amqp_url,
         "MLOPS_DATABASE_URL": postgres_url,
-        "MLOPS_BUS_NAMESPACE": f"e2e-{uuid.uuid4().hex[:8]}",  # queues of our own on a shared broker
+        "MLOPS_BUS_NAMESPACE": f"e2e-{uuid.uuid4().hex[:8]}",  # our own queues
         "MLOPS_SECRET_KEY": uuid.uuid4().hex,
         "MLOPS_METRICS_INTERVAL_S": "1",
         "MLOPS_HEARTBEAT_INTERVAL_S": "1",
@@ -37,7 +37,9 @@ def services(tmp_path: Path) -> Iterator[list[Service]]:
         service.stop()
 
 
-def test_four_processes_end_to_end(env: dict[str, str], services: list[Service], tmp_path: Path) -> None:
+def test_four_processes_end_to_end(
+    env: dict[str, str], services: list[Service], tmp_path: Path
+) -> None:
     logs = tmp_path / "logs"
     predictor = start("predictor", env, logs)
     services.append(predictor)

@@ -13,8 +13,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 def test_whole_flow_in_one_process(tmp_path: Path) -> None:
-    env = {"MLOPS_DATA_DIR": str(tmp_path / "data"), "MLOPS_BROKER_URL": "memory://",
-           "MLOPS_DATABASE_URL": "", "MLOPS_METRICS_INTERVAL_S": "1", "MLOPS_HEARTBEAT_INTERVAL_S": "1"}
+    env = {
+        "MLOPS_DATA_DIR": str(tmp_path / "data"),
+        "MLOPS_BROKER_URL": "memory://",
+        "MLOPS_DATABASE_URL": "",
+        "MLOPS_METRICS_INTERVAL_S": "1",
+        "MLOPS_HEARTBEAT_INTERVAL_S": "1",
+    }
     service = start("all", env, tmp_path / "logs")
     try:
         whole_flow(service.url)

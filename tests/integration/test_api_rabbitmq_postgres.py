@@ -20,9 +20,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 @pytest.fixture
 async def api(tmp_path: Path, amqp_url: str, postgres_url: str) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
     settings = load_settings(
-        data_dir=tmp_path, broker_url=amqp_url, database_url=postgres_url,
-        bus_namespace=f"it-{uuid.uuid4().hex[:8]}", max_upload_mb=1,
-        heartbeat_interval_s=0.5, metrics_interval_s=0.5,
+        data_dir=tmp_path,
+        broker_url=amqp_url,
+        database_url=postgres_url,
+        bus_namespace=f"it-{uuid.uuid4().hex[:8]}",
+        max_upload_mb=1,
+        heartbeat_interval_s=0.5,
+        metrics_interval_s=0.5,
     )
     async with running_product(settings) as client:
         yield client

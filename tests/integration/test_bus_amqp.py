@@ -11,19 +11,19 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import pytest
+
+from services.common.bus import AmqpBus, Bus, BusUnavailable
+from services.common.bus.amqp import dead_letter_queue
+from services.common.events import Event
 from tests.contract.bus_contract import (
     MAX_DELIVERIES,
     BusContract,
     BusFactory,
     QueueNames,
     Recorder,
-    eventually,
     training_requested,
 )
-
-from services.common.bus import AmqpBus, Bus, BusUnavailable
-from services.common.bus.amqp import dead_letter_queue
-from services.common.events import Event
+from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +84,7 @@ class TestAmqpBus(BusContract):
                 await doomed.wait()
         got = Recorder()
         await bus.consume_work(queue, ["training.requested"], got)
-        await eventually(lambda: got.ids == [sent.id], timeout=10)
+        await eventually(lambda: got.ids == [sent.id], within=10)
 
     async def test_a_broker_outage_is_survived(
         self, amqp_url: str, exchange: str, queues: QueueNames
@@ -123,7 +123,7 @@ class TestAmqpBus(BusContract):
                 await bus.publish(sent[-1])  # waits while the connection is restored
                 return bool(broadcast.events)
 
-            await eventually(broadcast_is_back, timeout=10, interval=0.05)
+            await eventually(broadcast_is_back, within=10)
             # The durable work queue lost nothing and its consumer is back.
             await eventually(lambda: work.ids == [e.id for e in sent])
             assert bus.connected

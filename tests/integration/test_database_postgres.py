@@ -22,7 +22,15 @@ def test_concurrent_migrations_from_scratch(postgres_url: str) -> None:
     with ThreadPoolExecutor(3) as pool:
         list(pool.map(migrate, engines))  # replicas starting together must not collide
     tables = set(sa.inspect(engines[0]).get_table_names())
-    assert {"datasets", "jobs", "models", "settings", "activity", "outbox", "alembic_version"} <= tables
+    assert {
+        "datasets",
+        "jobs",
+        "models",
+        "settings",
+        "activity",
+        "outbox",
+        "alembic_version",
+    } <= tables
     for engine in engines:
         engine.dispose()
 
@@ -41,8 +49,17 @@ async def test_outbox_publishes_each_event_once_in_order(postgres_url: str) -> N
     await bus.consume_work("q", ["training.requested"], record)
     with db.unit_of_work() as session:
         for n in range(5):
-            announce(session, TrainingRequested(job_id=f"j{n}", model_id="m", dataset_id="d",
-                                                dataset_path="p", target="t", time_budget_s=10))
+            announce(
+                session,
+                TrainingRequested(
+                    job_id=f"j{n}",
+                    model_id="m",
+                    dataset_id="d",
+                    dataset_path="p",
+                    target="t",
+                    time_budget_s=10,
+                ),
+            )
     relays = [OutboxRelay(db, bus), OutboxRelay(db, bus)]
     for relay in relays:
         await relay.start()

@@ -10,20 +10,28 @@ import httpx
 import pytest
 
 from services.common.settings import load_settings
-from tests.support import churn_csv, prices_csv, running_product, wait_for
+from tests.support import churn_csv, eventually, prices_csv, running_product
 
 pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = load_settings(data_dir=tmp_path, broker_url="memory://", database_url="", max_upload_mb=1,
-                             heartbeat_interval_s=0.5, metrics_interval_s=0.5)
+    settings = load_settings(
+        data_dir=tmp_path,
+        broker_url="memory://",
+        database_url="",
+        max_upload_mb=1,
+        heartbeat_interval_s=0.5,
+        metrics_interval_s=0.5,
+    )
     async with running_product(settings) as client:
         yield client
 
 
-async def upload(api: httpx.AsyncClient, content: bytes, name: str = "data.csv", **form: str) -> httpx.Response:
+async def upload(
+    api: httpx.AsyncClient, content: bytes, name: str = "data.csv", **form: str
+) -> httpx.Response:
     return await api.post("/api/datasets", files={"file": (name, content, "text/csv")}, data=form)
 
 
@@ -35,7 +43,7 @@ async def train(api: httpx.AsyncClient, dataset_id: str, **body: object) -> dict
         job = (await api.get(f"/api/jobs/{response.json()['id']}")).json()
         return job if job["status"] in ("succeeded", "failed", "cancelled") else None
 
-    return await wait_for(finished, timeout=120)
+    return await eventually(finished, within=120)
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> None:
@@ -63,13 +71,25 @@ async def test_upload_train_deploy_predict(api: httpx.AsyncClient) -> None:
     assert 0.5 < model["score"] <= 1.0 and model["summary"]
     assert {f["feature"] for f in model["feature_importance"]} >= {"tenure_months"}
 
-    assert_error(await api.post("/api/predict", json={"rows": [{"tenure_months": 3}]}), 409, "no_model_deployed")
+    assert_error(
+        await api.post("/api/predict", json={"rows": [{"tenure_months": 3}]}),
+        409,
+        "no_model_deployed",
+    )
     deployed = await api.post(f"/api/models/{model['id']}/deploy")
     assert deployed.status_code == 200 and deployed.json()["deployed"] is True
 
-    row = {"churn": "ignored", "extra": 1, "plan": "basic", "monthly_charges": 99.0, "tenure_months": 2,
-           "customer_id": "X1"}
-    answer = await api.post("/api/predict", json={"rows": [row, {**row, "tenure_months": 70, "plan": "premium"}]})
+    row = {
+        "churn": "ignored",
+        "extra": 1,
+        "plan": "basic",
+        "monthly_charges": 99.0,
+        "tenure_months": 2,
+        "customer_id": "X1",
+    }
+    answer = await api.post(
+        "/api/predict", json={"rows": [row, {**row, "tenure_months": 70, "plan": "premium"}]}
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["model_id"] == model["id"]
@@ -80,7 +100,9 @@ async def test_upload_train_deploy_predict(api: httpx.AsyncClient) -> None:
     assert_error(missing, 422, "missing_columns")
     assert "tenure_months" in missing.json()["detail"]
 
-    scored = await api.post("/api/predict/csv", files={"file": ("new.csv", churn_csv(40, seed=5), "text/csv")})
+    scored = await api.post(
+        "/api/predict/csv", files={"file": ("new.csv", churn_csv(40, seed=5), "text/csv")}
+    )
     assert scored.status_code == 200 and scored.headers["content-type"].startswith("text/csv")
     lines = scored.text.strip().splitlines()
     assert len(lines) == 41 and lines[0].split(",")[-2:] == ["prediction", "confidence"]
@@ -148,36 +170,62 @@ async def test_dataset_list_preview_delete(api: httpx.AsyncClient) -> None:
 
 async def test_cancel_a_job(api: httpx.AsyncClient) -> None:
     dataset = (await upload(api, churn_csv(), "churn.csv")).json()
-    job = (await api.post("/api/jobs", json={"dataset_id": dataset["id"], "time_budget_s": 60})).json()
+    job = (
+        await api.post("/api/jobs", json={"dataset_id": dataset["id"], "time_budget_s": 60})
+    ).json()
     cancelled = await api.post(f"/api/jobs/{job['id']}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
 
     async def settled() -> bool:
         return (await api.get(f"/api/jobs/{job['id']}")).json()["status"] == "cancelled"
 
-    assert await wait_for(settled, timeout=30)
+    assert await eventually(settled, within=30)
     assert (await api.get("/api/models")).json()["items"] == []
 
 
 async def test_settings_and_health(api: httpx.AsyncClient) -> None:
     assert (await api.get("/api/settings")).json()["time_budget_s"] == 60
-    saved = await api.put("/api/settings", json={"time_budget_s": 30, "algorithm": "auto",
-                                                 "notify_on_complete": False, "cleanup_after_days": 7})
-    assert saved.status_code == 200 and (await api.get("/api/settings")).json()["time_budget_s"] == 30
+    saved = await api.put(
+        "/api/settings",
+        json={
+            "time_budget_s": 30,
+            "algorithm": "auto",
+            "notify_on_complete": False,
+            "cleanup_after_days": 7,
+        },
+    )
+    assert (
+        saved.status_code == 200 and (await api.get("/api/settings")).json()["time_budget_s"] == 30
+    )
     assert_error(await api.put("/api/settings", json={"time_budget_s": 1}), 422, "invalid_request")
 
     async def healthy() -> dict | None:
         body = (await api.get("/health")).json()
         return body if body["status"] == "ok" else None
 
-    health = await wait_for(healthy, timeout=20)
-    assert set(health["components"]) == {"database", "broker", "storage", "trainer", "predictor", "metrics"}
+    health = await eventually(healthy, within=20)
+    assert set(health["components"]) == {
+        "database",
+        "broker",
+        "storage",
+        "trainer",
+        "predictor",
+        "metrics",
+    }
     metrics = await api.get("/metrics")
     assert "mlops_http_requests_total" in metrics.text
 
 
 async def test_openapi_documents_the_contract(api: httpx.AsyncClient) -> None:
     paths = (await api.get("/openapi.json")).json()["paths"]
-    for path in ("/api/datasets", "/api/datasets/{dataset_id}", "/api/jobs", "/api/jobs/{job_id}/cancel",
-                 "/api/models/{model_id}/deploy", "/api/predict", "/api/predict/csv", "/health"):
+    for path in (
+        "/api/datasets",
+        "/api/datasets/{dataset_id}",
+        "/api/jobs",
+        "/api/jobs/{job_id}/cancel",
+        "/api/models/{model_id}/deploy",
+        "/api/predict",
+        "/api/predict/csv",
+        "/health",
+    ):
         assert path in paths

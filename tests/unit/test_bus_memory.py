@@ -7,18 +7,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+
+from services.common.bus import AmqpBus, Bus, MemoryBus, create_bus
+from services.common.bus.memory import MemoryBroker
+from services.common.events import Event
 from tests.contract.bus_contract import (
     MAX_DELIVERIES,
     BusContract,
     BusFactory,
     Recorder,
-    eventually,
     training_requested,
 )
-
-from services.common.bus import AmqpBus, Bus, MemoryBus, create_bus
-from services.common.bus.memory import MemoryBroker
-from services.common.events import Event
+from tests.support import eventually
 
 
 class TestMemoryBus(BusContract):

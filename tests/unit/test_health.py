@@ -22,7 +22,9 @@ def test_services_are_down_until_heard_and_after_going_quiet() -> None:
 
 
 def test_overall_status() -> None:
-    parts = dict.fromkeys(("database", "broker", "storage", "trainer", "predictor", "metrics"), "ok")
+    parts = dict.fromkeys(
+        ("database", "broker", "storage", "trainer", "predictor", "metrics"), "ok"
+    )
     assert overall(parts) == "ok"
     assert overall({**parts, "trainer": "down"}) == "degraded"
     assert overall({**parts, "database": "down"}) == "down"
