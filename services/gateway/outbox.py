@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import Select, select, update
 
 from services.common.bus import Bus, BusUnavailable
 from services.common.events import parse_event
@@ -53,26 +53,53 @@ class OutboxRelay:
         return await asyncio.to_thread(self.flush_blocking)
 
     def flush_blocking(self) -> int:
-        """Publish pending events in order. Runs in a worker thread holding the rows locked
-        (SKIP LOCKED on PostgreSQL) so several gateway replicas never send the same batch."""
+        """Publish pending events in order (runs in a worker thread)."""
         assert self._loop is not None, "start() first"
+        if self._db.engine.dialect.name == "postgresql":
+            return self._flush_locked()
+        return self._flush_unlocked()
+
+    def _pending(self) -> Select[tuple[OutboxRow]]:
+        query = select(OutboxRow).where(OutboxRow.published_at.is_(None))
+        return query.order_by(OutboxRow.created_at, OutboxRow.id).limit(self._batch)
+
+    def _flush_locked(self) -> int:
+        """PostgreSQL: hold the batch's rows locked (SKIP LOCKED) while publishing, so several
+        gateway replicas never send the same events."""
         sent = 0
         with self._db.unit_of_work() as session:
-            query = (
-                select(OutboxRow)
-                .where(OutboxRow.published_at.is_(None))
-                .order_by(OutboxRow.created_at, OutboxRow.id)
-                .limit(self._batch)
-                .with_for_update(skip_locked=True)
-            )
-            for row in session.scalars(query):
-                publish = self._bus.publish(parse_event(row.message))
-                try:
-                    asyncio.run_coroutine_threadsafe(publish, self._loop).result(timeout=30)
-                except (BusUnavailable, TimeoutError) as exc:
-                    row.attempts += 1
-                    log.warning("outbox: broker unavailable, will retry: %s", exc)
+            for row in session.scalars(self._pending().with_for_update(skip_locked=True)):
+                if not self._publish(row):
                     break
                 row.published_at = utcnow()
                 sent += 1
         return sent
+
+    def _flush_unlocked(self) -> int:
+        """SQLite (one gateway): read, publish, then mark, each briefly, so a slow broker never
+        holds the database's single write lock."""
+        with self._db.unit_of_work() as session:
+            rows = list(session.scalars(self._pending()))
+        published = []
+        for row in rows:
+            if not self._publish(row):
+                break
+            published.append(row.id)
+        if published:
+            with self._db.unit_of_work() as session:
+                session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id.in_(published))
+                    .values(published_at=utcnow())
+                )
+        return len(published)
+
+    def _publish(self, row: OutboxRow) -> bool:
+        assert self._loop is not None
+        publish = self._bus.publish(parse_event(row.message))
+        try:
+            asyncio.run_coroutine_threadsafe(publish, self._loop).result(timeout=30)
+        except (BusUnavailable, TimeoutError) as exc:
+            log.warning("outbox: broker unavailable, will retry: %s", exc)
+            return False
+        return True

@@ -148,6 +148,13 @@ async def test_too_large_upload_is_refused(api: httpx.AsyncClient, tmp_path: Pat
     assert [p.name for p in (tmp_path / "datasets").iterdir()] == []
 
 
+async def test_upload_without_a_file_is_explained(api: httpx.AsyncClient) -> None:
+    assert_error(await api.post("/api/datasets", data={"target": "x"}), 400, "not_multipart")
+    no_file = await api.post("/api/datasets", files={"other": (None, "x")})
+    assert_error(no_file, 400, "no_file")
+    assert_error(await api.post("/api/datasets", content=b"a,b\n1,2\n"), 400, "not_multipart")
+
+
 async def test_unknown_target_and_missing_things(api: httpx.AsyncClient) -> None:
     assert_error(await upload(api, churn_csv(), target="nope"), 400, "target_missing")
     assert_error(await api.get("/api/datasets/none"), 404, "dataset_not_found")

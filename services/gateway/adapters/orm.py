@@ -118,5 +118,4 @@ class OutboxRow(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     message: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
     published_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)

@@ -98,8 +98,13 @@ def _finish(job: JobRow, status: str, stage: str, error: str | None = None) -> N
         job.progress = 1.0
 
 
+def _locked(session: Session, job_id: str) -> JobRow | None:
+    """The job row, locked until commit: updates about one job are applied one at a time."""
+    return session.get(JobRow, job_id, with_for_update=True)
+
+
 def record_started(session: Session, event: TrainingStarted) -> None:
-    job = session.get(JobRow, event.job_id)
+    job = _locked(session, event.job_id)
     if job is None:
         return
     if job.status == "cancelled":
@@ -112,7 +117,7 @@ def record_started(session: Session, event: TrainingStarted) -> None:
 
 
 def record_progress(session: Session, event: TrainingProgressed) -> None:
-    job = session.get(JobRow, event.job_id)
+    job = _locked(session, event.job_id)
     if job is None or job.status not in ACTIVE:
         return
     job.status = "running"
@@ -122,7 +127,7 @@ def record_progress(session: Session, event: TrainingProgressed) -> None:
 
 
 def record_succeeded(session: Session, store: FileStore, event: TrainingSucceeded) -> None:
-    job = session.get(JobRow, event.job_id)
+    job = _locked(session, event.job_id)
     if job is None or session.get(ModelRow, event.model_id) is not None:
         return  # unknown job, or a redelivered success already recorded: one model per job
     if job.status == "cancelled":
@@ -161,7 +166,7 @@ def record_succeeded(session: Session, store: FileStore, event: TrainingSucceede
 
 
 def record_failed(session: Session, event: TrainingFailed) -> None:
-    job = session.get(JobRow, event.job_id)
+    job = _locked(session, event.job_id)
     if job is None or job.status in FINISHED:
         return
     _finish(job, "failed", "Stopped", error=event.error)
@@ -169,6 +174,6 @@ def record_failed(session: Session, event: TrainingFailed) -> None:
 
 
 def record_cancelled(session: Session, event: TrainingCancelled) -> None:
-    job = session.get(JobRow, event.job_id)
+    job = _locked(session, event.job_id)
     if job is not None and job.status in ACTIVE:
         _finish(job, "cancelled", "Cancelled")
