@@ -1,0 +1,128 @@
+"""What a model file holds, and how to ask it for predictions.
+
+The predictor unpickles a ModelBundle without importing the trainer, so everything the pipeline
+needs lives in this shared package (see features.py).
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sklearn
+
+from services.common.data.features import to_datetime
+from services.common.data.reading import MISSING
+from services.common.errors import Unprocessable
+
+_MISSING = frozenset(MISSING)
+
+
+def current_versions() -> dict[str, str]:
+    """The library versions a model is trained under; a model loaded elsewhere can compare."""
+    return {
+        "python": platform.python_version(),
+        "sklearn": sklearn.__version__,
+        "pandas": pd.__version__,
+        "numpy": np.__version__,
+    }
+
+
+@dataclass
+class ModelBundle:
+    """A trained pipeline plus what a prediction form and a predictor need to know about it.
+
+    features: [{"name", "kind", "example", "choices" (categorical), "min"/"max" (numeric)}].
+    classes: the labels in the pipeline's probability order (classification), else None.
+    """
+
+    pipeline: Any
+    task: str
+    target: str
+    features: list[dict]
+    classes: list | None = None
+    versions: dict[str, str] = field(default_factory=current_versions)
+    algorithm: str = ""
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The columns a prediction needs, in the pipeline's order."""
+        return [f["name"] for f in self.features]
+
+    def predict(self, rows: list[dict]) -> tuple[list, list[dict] | None]:
+        """Predict for JSON rows: (predictions, per-row {label: probability} or None)."""
+        if not rows:
+            raise Unprocessable("There are no rows to predict.", code="no_rows")
+        if not all(isinstance(row, dict) for row in rows):
+            raise Unprocessable("Each row must map column names to values.", code="bad_value")
+        return self.predict_frame(pd.DataFrame.from_records(rows))
+
+    def predict_frame(self, df: pd.DataFrame) -> tuple[list, list[dict] | None]:
+        """Predict for a table (bulk CSV scoring); extra columns and any order are fine."""
+        if len(df) == 0:
+            raise Unprocessable("There are no rows to predict.", code="no_rows")
+        missing = [name for name in self.feature_names if name not in df.columns]
+        if missing:
+            names = ", ".join(f"'{n}'" for n in missing)
+            raise Unprocessable(
+                f"The model needs these columns, which are missing: {names}.",
+                code="missing_columns",
+            )
+        X = prepare_frame(df, self.features, strict=True)
+        if self.task != "classification":
+            return np.asarray(self.pipeline.predict(X), dtype=float).tolist(), None
+        # One pass: the predicted label is the most probable one (as the classifier does).
+        proba = self.pipeline.predict_proba(X)
+        classes = list(self.classes if self.classes is not None else self.pipeline.classes_)
+        predictions = [classes[i] for i in proba.argmax(axis=1)]
+        labels = [str(label) for label in classes]
+        probabilities = [dict(zip(labels, row, strict=True)) for row in proba.round(6).tolist()]
+        return predictions, probabilities
+
+
+def prepare_frame(df: pd.DataFrame, features: list[dict], *, strict: bool) -> pd.DataFrame:
+    """The feature columns in order, with the types the pipeline was trained on.
+
+    Blank strings and missing spellings become NaN (the pipeline fills them in). strict: a
+    value that is not a number (or date) raises Unprocessable code bad_value; else it becomes NaN.
+    """
+    columns = {}
+    for feature in features:
+        name, kind = feature["name"], feature["kind"]
+        values = _blank_to_missing(df[name])
+        if kind == "numeric":
+            parsed = pd.to_numeric(values, errors="coerce")
+            values = _checked(values, parsed, name, "number", strict).astype("float64")
+        elif kind == "datetime":
+            values = _checked(values, to_datetime(values), name, "date", strict)
+        columns[name] = values
+    return pd.DataFrame(columns, index=df.index)
+
+
+def _blank_to_missing(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    if isinstance(values.dtype, pd.StringDtype):  # fast path: every value is a str or missing
+        return values.mask(values.str.strip().isin(_MISSING))
+    return values.mask(values.map(_is_blank).astype(bool))
+
+
+def _is_blank(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip() in _MISSING
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _checked(original: pd.Series, parsed: pd.Series, name: str, what: str, strict: bool):
+    """parsed, unless strict and some value given could not be read as a what."""
+    bad = (original.notna() & parsed.isna()).to_numpy()
+    if strict and bad.any():
+        row = int(np.argmax(bad))
+        raise Unprocessable(
+            f"Row {row + 1}: '{name}' should be a {what}, but it is '{original.iloc[row]}'.",
+            code="bad_value",
+        )
+    return parsed
