@@ -21,6 +21,7 @@ from services.gateway.health import HealthBoard, overall
 from services.gateway.live import LiveHub
 from services.gateway.outbox import OutboxRelay
 from services.gateway.schemas import Health
+from services.gateway.watchdog import JobWatchdog
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 
@@ -35,6 +36,7 @@ class Gateway:
         self.hub = LiveHub()
         self.board = HealthBoard(settings.heartbeat_interval_s)
         self.consumers = Consumers(self)
+        self.watchdog = JobWatchdog(self, settings.heartbeat_interval_s)
         self.app = _create_app(self)
 
     async def start(self) -> None:
@@ -43,8 +45,10 @@ class Gateway:
         await self.bus.declare_work_queue(TRAINING_QUEUE, TRAINING_QUEUE_PATTERNS)
         await self.consumers.start()
         await self.relay.start()
+        await self.watchdog.start()
 
     async def stop(self) -> None:
+        await self.watchdog.stop()
         await self.relay.stop()
         await self.predictor.close()
         self.db.engine.dispose()

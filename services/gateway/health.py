@@ -16,11 +16,15 @@ class HealthBoard:
         self._clock = clock
         self._seen: dict[str, dict[str, float]] = {name: {} for name in SERVICES}
         self._status: dict[str, dict[str, str]] = {name: {} for name in SERVICES}
+        self._jobs: dict[str, list[str]] = {}
+        self.started = clock()
 
     def saw(self, beat: ServiceHeartbeat) -> None:
         if beat.service in self._seen:
             self._seen[beat.service][beat.instance] = self._clock()
             self._status[beat.service][beat.instance] = beat.status
+        if beat.service == "trainer":
+            self._jobs[beat.instance] = [str(j) for j in beat.details.get("jobs", [])]
 
     def service_state(self, service: str) -> str:
         now = self._clock()
@@ -32,6 +36,20 @@ class HealthBoard:
     def instances(self, service: str) -> int:
         now = self._clock()
         return sum(1 for seen in self._seen[service].values() if now - seen <= self._stale_after)
+
+    @property
+    def stale_after(self) -> float:
+        return self._stale_after
+
+    def watching_long_enough(self) -> bool:
+        """Only judge who is alive after listening for a few heartbeats (e.g. after a restart)."""
+        return self._clock() - self.started > self._stale_after
+
+    def claimed_jobs(self) -> set[str]:
+        """Jobs some live trainer says it is training."""
+        now = self._clock()
+        live = {i for i, seen in self._seen["trainer"].items() if now - seen <= self._stale_after}
+        return {job for instance in live for job in self._jobs.get(instance, [])}
 
     def components(self, database: bool, broker: bool, storage: bool) -> dict[str, str]:
         parts = {

@@ -18,7 +18,7 @@ def predict_rows(
 
 def score_csv(bundle: Any, content: bytes) -> bytes:
     """The uploaded rows, as read, with the prediction (and its confidence) appended."""
-    frame = read_csv(content)
+    frame = read_csv(content, min_rows=1, min_columns=1)  # any file worth scoring, even one row
     predictions, probabilities = bundle.predict_frame(frame)
     out = frame.copy()
     column = _free_name(out, "prediction")

@@ -21,7 +21,7 @@ class TrainerService:
         self.app = _app(self)
 
     def _details(self) -> dict[str, object]:
-        return {"busy": self.trainer.busy}
+        return {"busy": self.trainer.busy, "jobs": self.trainer.jobs}
 
     async def start(self) -> None:
         await self.bus.consume_broadcast([TrainingCancelRequested.type], self.trainer.on_cancel)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ the same id: one model per job, never two."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
@@ -49,10 +50,16 @@ class Trainer:
         self._progress_every = progress_every_s
         self._cancelled: deque[str] = deque(maxlen=10_000)
         self._running: dict[str, TrainingRun] = {}
+        self._finished: dict[str, asyncio.Event] = {}
 
     @property
     def busy(self) -> bool:
         return bool(self._running)
+
+    @property
+    def jobs(self) -> list[str]:
+        """The jobs training here now (told in heartbeats, so the gateway can spot orphans)."""
+        return list(self._running)
 
     async def on_cancel(self, event: TrainingCancelRequested) -> None:  # type: ignore[override]
         self._cancelled.append(event.job_id)
@@ -63,6 +70,10 @@ class Trainer:
 
     async def on_requested(self, event: TrainingRequested) -> None:  # type: ignore[override]
         job = event.job_id
+        if job in self._finished:
+            # Redelivered to us while we still train it (our channel dropped and came back):
+            # wait for that run instead of training the same job twice.
+            await self._finished[job].wait()
         if job in self._cancelled:
             await self._bus.publish(TrainingCancelled(correlation_id=job, job_id=job))
             return
@@ -74,14 +85,19 @@ class Trainer:
             )
             await self._bus.publish(TrainingSucceeded.model_validate(self._store.read_json(record)))
             return
-        await self._bus.publish(
-            TrainingStarted(correlation_id=job, job_id=job, worker=self._worker)
-        )
-        started = time.monotonic()
-        outcome = await self._train(event)
-        SECONDS.observe(time.monotonic() - started)
-        JOBS.labels(outcome.status).inc()
-        await self._announce(event, outcome)
+        done = self._finished[job] = asyncio.Event()
+        try:
+            await self._bus.publish(
+                TrainingStarted(correlation_id=job, job_id=job, worker=self._worker)
+            )
+            started = time.monotonic()
+            outcome = await self._train(event)
+            SECONDS.observe(time.monotonic() - started)
+            JOBS.labels(outcome.status).inc()
+            await self._announce(event, outcome)
+        finally:
+            del self._finished[job]
+            done.set()
 
     async def _train(self, event: TrainingRequested) -> Outcome:
         spec = TrainingSpec(

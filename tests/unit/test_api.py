@@ -107,6 +107,10 @@ async def test_upload_train_deploy_predict(api: httpx.AsyncClient) -> None:
     lines = scored.text.strip().splitlines()
     assert len(lines) == 41 and lines[0].split(",")[-2:] == ["prediction", "confidence"]
 
+    one_row = b"tenure_months,monthly_charges,plan,customer_id\n2,99,basic,Z\n"
+    tiny = await api.post("/api/predict/csv", files={"file": ("one.csv", one_row, "text/csv")})
+    assert tiny.status_code == 200 and tiny.text.splitlines()[1].endswith(tuple("0123456789"))
+
     download = await api.get(f"/api/models/{model['id']}/download")
     assert download.status_code == 200 and len(download.content) > 1000
     activity = (await api.get("/api/activity")).json()["items"]

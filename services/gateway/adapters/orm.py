@@ -64,7 +64,10 @@ class JobRow(Base):
     model_id: Mapped[str] = mapped_column(String(32))
     """Chosen when the job is created; a Model row with this id exists once it succeeds."""
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """How many times a trainer started this job (a job that keeps killing trainers fails)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
 

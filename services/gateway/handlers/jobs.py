@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -112,6 +114,7 @@ def record_started(session: Session, event: TrainingStarted) -> None:
         announce(session, TrainingCancelRequested(correlation_id=job.id, job_id=job.id))
         return
     if job.status in ACTIVE:
+        job.attempts += 1
         job.status, job.stage = "running", "Starting"
         job.started_at = job.started_at or event.occurred_at
 
@@ -177,3 +180,29 @@ def record_cancelled(session: Session, event: TrainingCancelled) -> None:
     job = _locked(session, event.job_id)
     if job is not None and job.status in ACTIVE:
         _finish(job, "cancelled", "Cancelled")
+
+
+def requeue_orphans(
+    session: Session, claimed: set[str], quiet_since: datetime, max_attempts: int
+) -> list[JobRow]:
+    """Running jobs that no live trainer claims and that have been quiet: their trainer died.
+    The broker hands such a job to the next trainer, so show it as waiting again -- unless it
+    has already been tried `max_attempts` times, when the broker gives up on it too."""
+    query = select(JobRow).where(JobRow.status == "running", JobRow.updated_at < quiet_since)
+    changed = []
+    for job in session.scalars(query.with_for_update(skip_locked=True)):
+        if job.id in claimed:
+            continue
+        if job.attempts >= max_attempts:
+            _finish(job, "failed", "Stopped", error=_KEEPS_STOPPING)
+            note(session, "job", f"Training did not finish: {_KEEPS_STOPPING}", job.id)
+        else:
+            job.status, job.stage, job.eta_s = "queued", "Waiting for a free trainer", None
+        changed.append(job)
+    return changed
+
+
+_KEEPS_STOPPING = (
+    "Training kept stopping before it could finish, often because the computer ran out of "
+    "memory. Try a smaller file or a shorter time limit."
+)

@@ -1,0 +1,62 @@
+"""Spots running jobs whose trainer died (no live trainer claims them in its heartbeats) and
+shows them as waiting again, or as failed once they have been tried too often -- so no job
+sits in "running" forever."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from services.common.bus import Bus
+from services.gateway.adapters.orm import utcnow
+from services.gateway.handlers import jobs
+from services.gateway.schemas import Job
+
+if TYPE_CHECKING:
+    from services.gateway.bootstrap import Gateway
+
+log = logging.getLogger(__name__)
+
+
+class JobWatchdog:
+    def __init__(self, gateway: Gateway, interval_s: float):
+        self._gw, self._interval = gateway, interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="job-watchdog")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.check()
+            except Exception:
+                log.exception("job watchdog failed")
+
+    async def check(self) -> list[Job]:
+        board = self._gw.board
+        if not board.watching_long_enough():
+            return []
+        changed = await asyncio.to_thread(
+            self._check_blocking, board.claimed_jobs(), board.stale_after
+        )
+        for job in changed:
+            log.warning("job lost its trainer", extra={"job_id": job.id, "status": job.status})
+            self._gw.hub.broadcast("job", job)
+        return changed
+
+    def _check_blocking(self, claimed: set[str], quiet_s: float) -> list[Job]:
+        with self._gw.db.unit_of_work() as session:
+            quiet_since = utcnow() - timedelta(seconds=quiet_s)
+            rows = jobs.requeue_orphans(session, claimed, quiet_since, Bus.max_deliveries)
+            return [Job.of(row) for row in rows]
