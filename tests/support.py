@@ -9,12 +9,15 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aio_pika
 import httpx
 import numpy as np
 import pandas as pd
 
 from services.cli import build
+from services.common.events import TRAINING_QUEUE
 from services.common.settings import Settings
+from services.gateway.consumers import RECORDS_QUEUE
 
 
 async def eventually(probe: Callable[[], Any], within: float = 60, every: float = 0.05) -> Any:
@@ -80,3 +83,16 @@ async def running_product(settings: Settings) -> AsyncIterator[httpx.AsyncClient
         for component in reversed(started):
             await component.stop()
         await bus.close()
+
+
+async def delete_bus_namespace(amqp_url: str, namespace: str) -> None:
+    """Remove the durable queues and exchanges a test's namespace created on the shared broker.
+    Left behind, hundreds of quorum queues pile up run after run and slow RabbitMQ to a halt."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for queue in (TRAINING_QUEUE, RECORDS_QUEUE):
+            for name in (f"{namespace}.{queue}", f"{namespace}.{queue}.dead"):
+                await channel.queue_delete(name)
+        for exchange in (f"{namespace}.events", f"{namespace}.events.dead"):
+            await channel.exchange_delete(exchange)

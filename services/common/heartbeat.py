@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import socket
 from collections.abc import Callable
 from typing import Any
 
+from services.common.background import Repeating
 from services.common.bus import Bus, BusUnavailable
 from services.common.events import ServiceHeartbeat
 
@@ -28,19 +27,15 @@ class Heartbeat:
         interval_s: float,
         details: Callable[[], dict[str, Any]] = dict,
     ):
-        self._bus, self._service, self._interval = bus, service, interval_s
-        self._details = details
+        self._bus, self._service, self._details = bus, service, details
         self.instance = instance_name()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Repeating(f"heartbeat-{service}", self.beat, interval_s)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"heartbeat-{self._service}")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
 
     async def beat(self) -> None:
         event = ServiceHeartbeat(
@@ -48,16 +43,7 @@ class Heartbeat:
             instance=self.instance,
             details=self._details(),
         )
-        await self._bus.publish(event)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.beat()
-            except BusUnavailable:
-                log.warning(
-                    "heartbeat not sent: broker unavailable", extra={"service": self._service}
-                )
-            except Exception:
-                log.exception("heartbeat failed")
-            await asyncio.sleep(self._interval)
+        try:
+            await self._bus.publish(event)
+        except BusUnavailable:
+            log.warning("heartbeat not sent: broker unavailable", extra={"service": self._service})

@@ -5,11 +5,11 @@ sits in "running" forever."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from services.common.background import Repeating
 from services.common.bus import Bus
 from services.gateway.adapters.orm import utcnow
 from services.gateway.handlers import jobs
@@ -23,25 +23,14 @@ log = logging.getLogger(__name__)
 
 class JobWatchdog:
     def __init__(self, gateway: Gateway, interval_s: float):
-        self._gw, self._interval = gateway, interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._gw = gateway
+        self._loop = Repeating("job-watchdog", self.check, interval_s, first_delay_s=interval_s)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="job-watchdog")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.check()
-            except Exception:
-                log.exception("job watchdog failed")
+        await self._loop.stop()
 
     async def check(self) -> list[Job]:
         board = self._gw.board

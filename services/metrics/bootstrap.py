@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import psutil
 from fastapi import FastAPI
 from prometheus_client import Gauge
 
+from services.common.background import Repeating
 from services.common.bus import Bus, BusUnavailable
 from services.common.events import TRAINING_QUEUE, MetricsSampled
 from services.common.heartbeat import Heartbeat
@@ -29,20 +29,23 @@ class MetricsService:
         self.settings, self.bus = settings, bus
         self.heartbeat = Heartbeat(bus, "metrics", settings.heartbeat_interval_s)
         self.latest: MetricsSampled | None = None
-        self._task: asyncio.Task[None] | None = None
+        # The first CPU reading needs a moment of history (psutil measures between calls).
+        self._loop = Repeating(
+            "metrics-sampler",
+            self.publish_sample,
+            settings.metrics_interval_s,
+            first_delay_s=min(1.0, settings.metrics_interval_s),
+        )
         self.app = _app(self)
 
     async def start(self) -> None:
-        psutil.cpu_percent(interval=None)  # the first reading is meaningless; start the clock
-        self._task = asyncio.create_task(self._run(), name="metrics-sampler")
+        psutil.cpu_percent(interval=None)  # start the CPU clock
+        await self._loop.start()
         await self.heartbeat.start()
 
     async def stop(self) -> None:
         await self.heartbeat.stop()
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
 
     async def sample_once(self) -> MetricsSampled:
         depth = await self.bus.queue_depth(TRAINING_QUEUE)
@@ -56,16 +59,11 @@ class MetricsService:
         self.latest = event
         return event
 
-    async def _run(self) -> None:
-        await asyncio.sleep(min(1.0, self.settings.metrics_interval_s))  # let the CPU clock run
-        while True:
-            try:
-                await self.bus.publish(await self.sample_once())
-            except BusUnavailable:
-                log.warning("metrics not sent: broker unavailable")
-            except Exception:
-                log.exception("sampling failed")
-            await asyncio.sleep(self.settings.metrics_interval_s)
+    async def publish_sample(self) -> None:
+        try:
+            await self.bus.publish(await self.sample_once())
+        except BusUnavailable:
+            log.warning("metrics not sent: broker unavailable")
 
 
 def _app(service: MetricsService) -> FastAPI:

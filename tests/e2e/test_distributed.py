@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,22 +12,24 @@ import pytest
 
 from tests.e2e.flow import upload_and_train, wait_finished, whole_flow
 from tests.e2e.processes import Service, start, wait_until
-from tests.support import churn_csv
+from tests.support import churn_csv, delete_bus_namespace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(400)]
 
 
 @pytest.fixture
-def env(tmp_path: Path, amqp_url: str, postgres_url: str) -> dict[str, str]:
-    return {
+def env(tmp_path: Path, amqp_url: str, postgres_url: str) -> Iterator[dict[str, str]]:
+    namespace = f"e2e-{uuid.uuid4().hex[:8]}"  # queues of our own on a shared broker
+    yield {
         "MLOPS_DATA_DIR": str(tmp_path / "shared"),
         "MLOPS_BROKER_URL": amqp_url,
         "MLOPS_DATABASE_URL": postgres_url,
-        "MLOPS_BUS_NAMESPACE": f"e2e-{uuid.uuid4().hex[:8]}",  # our own queues
+        "MLOPS_BUS_NAMESPACE": namespace,
         "MLOPS_SECRET_KEY": uuid.uuid4().hex,
         "MLOPS_METRICS_INTERVAL_S": "1",
         "MLOPS_HEARTBEAT_INTERVAL_S": "1",
     }
+    asyncio.run(delete_bus_namespace(amqp_url, namespace))
 
 
 @pytest.fixture
