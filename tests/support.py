@@ -80,9 +80,27 @@ async def running_product(settings: Settings) -> AsyncIterator[httpx.AsyncClient
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             yield client
     finally:
-        for component in reversed(started):
-            await component.stop()
-        await bus.close()
+        for step in [*(c.stop for c in reversed(started)), bus.close]:
+            await _bounded(step)
+
+
+async def _bounded(step: Callable[[], Any], within: float = 20) -> None:
+    """Shutting down must never hang a test run: fail with every task's stack instead."""
+    started = time.monotonic()
+    timer = asyncio.get_running_loop().call_later(within, _print_task_stacks)
+    try:
+        await step()
+    finally:
+        timer.cancel()
+    took = time.monotonic() - started
+    assert took < within, f"{step.__qualname__} took {took:.0f} s to stop"
+
+
+def _print_task_stacks() -> None:
+    import sys
+
+    for task in asyncio.all_tasks():
+        task.print_stack(file=sys.stderr)
 
 
 async def delete_bus_namespace(amqp_url: str, namespace: str) -> None:

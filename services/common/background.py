@@ -23,22 +23,47 @@ class Repeating:
     ):
         self.name, self._action = name, action
         self._interval, self._first_delay = interval_s, first_delay_s
+        self._stopping = asyncio.Event()
+        self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    def wake(self) -> None:
+        """Run the action now rather than at the end of the pause (call on the loop's thread)."""
+        self._wakeup.set()
+
     async def start(self) -> None:
+        self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name=self.name)
 
-    async def stop(self) -> None:
-        if self._task:
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Ask the loop to end, and cancel it if it has not within `grace_s`. A flag as well as
+        a cancel: a library that swallows a cancellation must not keep the loop alive."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        self._wakeup.set()
+        done, _ = await asyncio.wait({self._task}, timeout=grace_s)
+        if not done:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self._task = None
 
     async def _run(self) -> None:
-        await asyncio.sleep(self._first_delay)
+        if await self._pause(self._first_delay):
+            return
         while True:
             try:
                 await self._action()
             except Exception:
                 log.exception("%s failed; trying again in %s s", self.name, self._interval)
-            await asyncio.sleep(self._interval)
+            if await self._pause(self._interval):
+                return
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep, waking early when woken or stopped; True means stop."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wakeup.wait()
+        self._wakeup.clear()
+        return self._stopping.is_set()

@@ -4,11 +4,11 @@ takes them. A broker outage delays events; it never loses a job."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy import Select, select, update
 
+from services.common.background import Repeating
 from services.common.bus import Bus, BusUnavailable
 from services.common.events import parse_event
 from services.gateway.adapters.database import Database
@@ -19,35 +19,21 @@ log = logging.getLogger(__name__)
 
 class OutboxRelay:
     def __init__(self, db: Database, bus: Bus, interval_s: float = 2.0, batch: int = 100):
-        self._db, self._bus, self._interval, self._batch = db, bus, interval_s, batch
-        self._wake = asyncio.Event()
+        self._db, self._bus, self._batch = db, bus, batch
+        self._repeating = Repeating("outbox-relay", self.flush, interval_s)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        await self._repeating.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._repeating.stop()
 
     def wake(self) -> None:
         """Publish soon (call after a commit that added events); safe from any thread."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
-
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            self._wake.clear()
-            try:
-                await asyncio.to_thread(self.flush_blocking)
-            except Exception:
-                log.exception("outbox relay failed; will retry")
+            self._loop.call_soon_threadsafe(self._repeating.wake)
 
     async def flush(self) -> int:
         return await asyncio.to_thread(self.flush_blocking)

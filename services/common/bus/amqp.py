@@ -89,7 +89,8 @@ class AmqpBus(Bus):
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:  # bounded: a handler that ignores its cancellation must not block shutdown
+            await asyncio.wait(tasks, timeout=10)
         if self._connection is not None:
             await self._connection.close()
 
@@ -105,7 +106,10 @@ class AmqpBus(Bus):
             type=event.type,
         )
         try:
-            await asyncio.wait_for(self._publish(message, event.type), self.publish_timeout_s)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives as the publish completes, and the caller would never stop.
+            async with asyncio.timeout(self.publish_timeout_s):
+                await self._publish(message, event.type)
         except (TimeoutError, AMQPError) as exc:
             raise BusUnavailable(
                 f"RabbitMQ did not confirm {event.type} within {self.publish_timeout_s:g}s"
