@@ -14,7 +14,6 @@ from services.common.events import TRAINING_QUEUE, TRAINING_QUEUE_PATTERNS
 from services.common.settings import Settings
 from services.common.storage import FileStore
 from services.gateway.adapters.database import Database, make_engine, migrate
-from services.gateway.adapters.orm import JobRow
 from services.gateway.adapters.predictor_client import PredictorClient
 from services.gateway.consumers import Consumers
 from services.gateway.health import HealthBoard, overall
@@ -58,10 +57,6 @@ class Gateway:
         storage = os.access(self.store.root, os.W_OK)
         components = self.board.components(database, self.bus.connected, storage)
         return Health(status=overall(components), components=components)  # type: ignore[arg-type]
-
-    def queued_jobs(self) -> int:
-        with self.db.unit_of_work() as session:
-            return session.query(JobRow).filter(JobRow.status == "queued").count()
 
 
 def _create_app(gateway: Gateway) -> FastAPI:

@@ -31,12 +31,6 @@ class PredictorClient:
         )
         return response.content
 
-    async def ready(self) -> bool:
-        try:
-            return (await self._http.get("/health", timeout=2)).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = await self._http.request(method, path, timeout=120, **kwargs)

@@ -1,0 +1,53 @@
+"""Routes for datasets: upload (streamed), list, read, preview, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from services.gateway.entrypoints.deps import MULTIPART_DOC, GatewayDep, receive_csv, run
+from services.gateway.handlers import datasets
+from services.gateway.schemas import Dataset, DatasetList, Preview
+
+router = APIRouter()
+
+
+@router.post("/api/datasets", status_code=201, response_model=Dataset, openapi_extra=MULTIPART_DOC)
+async def upload_dataset(request: Request, gw: GatewayDep) -> Dataset:
+    upload = await receive_csv(request, gw)
+    try:
+        target = upload.fields.get("target") or None
+        row = await run(
+            gw, lambda s: datasets.register(s, gw.store, upload.path, upload.filename, target)
+        )
+    finally:
+        upload.path.unlink(missing_ok=True)  # gone already if it was kept
+    gw.hub.broadcast(
+        "activity",
+        {"kind": "dataset", "message": f"'{row.name}' was uploaded.", "ref_id": row.id},
+    )
+    return Dataset.of(row)
+
+
+@router.get("/api/datasets", response_model=DatasetList)
+async def list_datasets(gw: GatewayDep) -> DatasetList:
+    return DatasetList(items=await run(gw, lambda s: [Dataset.of(d) for d in datasets.list_all(s)]))
+
+
+@router.get("/api/datasets/{dataset_id}", response_model=Dataset)
+async def get_dataset(dataset_id: str, gw: GatewayDep) -> Dataset:
+    return await run(gw, lambda s: Dataset.of(datasets.get(s, dataset_id)))
+
+
+@router.delete("/api/datasets/{dataset_id}", status_code=204)
+async def delete_dataset(dataset_id: str, gw: GatewayDep) -> Response:
+    await run(gw, lambda s: datasets.delete(s, gw.store, dataset_id))
+    return Response(status_code=204)
+
+
+@router.get("/api/datasets/{dataset_id}/preview", response_model=Preview)
+async def preview_dataset(
+    dataset_id: str, gw: GatewayDep, rows: Annotated[int, Query(ge=1, le=1000)] = 20
+) -> Any:
+    return await run(gw, lambda s: datasets.preview(s, gw.store, dataset_id, rows))
