@@ -87,7 +87,14 @@ async def serve(command: str, settings: Settings) -> None:
             ws_ping_interval=None,
             timeout_graceful_shutdown=5,
         )
-        log.info("%s listening on http://%s:%s", command, settings.host, settings.port)
+        where = f"http://{settings.host}:{settings.port}"
+        log.info(
+            "%s is ready: open %s in your browser"
+            if command in ("all", "gateway")
+            else "%s is ready at %s",
+            command,
+            where,
+        )
         await uvicorn.Server(config).serve()
     finally:
         for component in reversed(started):

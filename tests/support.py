@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import httpx
@@ -114,3 +116,51 @@ async def delete_bus_namespace(amqp_url: str, namespace: str) -> None:
                 await channel.queue_delete(name)
         for exchange in (f"{namespace}.events", f"{namespace}.events.dead"):
             await channel.exchange_delete(exchange)
+
+
+class BrokerProxy:
+    """A TCP relay to RabbitMQ; `down()` refuses connections and cuts the open ones."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self._target = (parts.hostname or "127.0.0.1", parts.port or 5672)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.port = free_port()
+        netloc = f"{parts.username}:{parts.password}@127.0.0.1:{self.port}"
+        self.url = urlunsplit(parts._replace(netloc=netloc))
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+
+    async def down(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()  # refuse new connections
+        for writer in self._writers:
+            writer.transport.abort()
+        self._writers.clear()
+        if server is not None:
+            await server.wait_closed()  # on 3.12+ this waits for the cut connections too
+
+    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        broker_r, broker_w = await asyncio.open_connection(*self._target)
+        self._writers |= {client_w, broker_w}
+        await asyncio.gather(_pipe(client_r, broker_w), _pipe(broker_r, client_w))
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass  # the other side was cut: down() aborts both ends anyway
+    finally:
+        writer.transport.abort()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support import BrokerProxy, free_port
 
 
 @dataclass
@@ -93,3 +90,28 @@ def wait_until(probe, timeout: float = 90, every: float = 0.3):  # type: ignore[
             return last
         time.sleep(every)
     raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
+
+
+class ProxyThread:
+    """A BrokerProxy on an event loop of its own, for synchronous end-to-end tests."""
+
+    def __init__(self, amqp_url: str):
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.proxy = BrokerProxy(amqp_url)
+        self.url = self.proxy.url
+
+    def _call(self, coroutine) -> None:  # type: ignore[no-untyped-def]
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(30)
+
+    def up(self) -> None:
+        self._call(self.proxy.up())
+
+    def down(self) -> None:
+        self._call(self.proxy.down())
+
+    def close(self) -> None:
+        self.down()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)

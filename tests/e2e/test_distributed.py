@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.e2e.flow import upload_and_train, wait_finished, whole_flow
-from tests.e2e.processes import Service, start, wait_until
+from tests.e2e.processes import ProxyThread, Service, start, wait_until
 from tests.support import churn_csv, delete_bus_namespace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(400)]
@@ -80,3 +80,37 @@ def test_trainer_killed_mid_job_finishes_once_with_one_model(
         assert [m["id"] for m in models] == [done["model_id"]]
     model_files = list((Path(env["MLOPS_DATA_DIR"]) / "models").glob("*.joblib"))
     assert [p.stem for p in model_files] == [done["model_id"]]
+
+
+def test_a_broker_outage_delays_work_but_loses_none(
+    env: dict[str, str], services: list[Service], tmp_path: Path, amqp_url: str
+) -> None:
+    proxy = ProxyThread(amqp_url)  # every service reaches RabbitMQ through a switch we control
+    proxy.up()
+    env = {**env, "MLOPS_BROKER_URL": proxy.url}
+    logs = tmp_path / "logs"
+    try:
+        predictor = start("predictor", env, logs)
+        services.extend([predictor, start("trainer", env, logs), start("metrics", env, logs)])
+        gateway = start("gateway", {**env, "MLOPS_PREDICTOR_URL": predictor.url}, logs)
+        services.append(gateway)
+        with httpx.Client(base_url=gateway.url, timeout=60) as api:
+            wait_until(lambda: api.get("/health").json()["status"] == "ok", 30)
+            proxy.down()  # the broker goes away: connections cut, new ones refused
+            wait_until(lambda: api.get("/health").json()["components"]["broker"] == "down", 30)
+            job = upload_and_train(api, churn_csv())  # still accepted: recorded, sent later
+            assert api.get(f"/api/jobs/{job['id']}").json()["status"] == "queued"
+
+            proxy.up()  # the broker is back: the job is published, trained and recorded
+            done = wait_finished(api, job["id"])
+            assert done["status"] == "succeeded", done
+            wait_until(lambda: api.get("/health").json()["status"] == "ok", 60)
+            assert api.post(f"/api/models/{done['model_id']}/deploy").status_code == 200
+            row = {"tenure_months": 2, "monthly_charges": 99.5, "plan": "basic"}
+            answer = api.post("/api/predict", json={"rows": [row]})
+            assert answer.status_code == 200, answer.text
+    finally:
+        for service in reversed(services):
+            service.stop()
+        services.clear()
+        proxy.close()

@@ -7,7 +7,6 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import pytest
@@ -23,7 +22,7 @@ from tests.contract.bus_contract import (
     Recorder,
     training_requested,
 )
-from tests.support import eventually
+from tests.support import BrokerProxy, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +88,7 @@ class TestAmqpBus(BusContract):
     async def test_a_broker_outage_is_survived(
         self, amqp_url: str, exchange: str, queues: QueueNames
     ) -> None:
-        proxy = _Proxy(amqp_url)  # a broker we can switch off and on
+        proxy = BrokerProxy(amqp_url)  # a broker we can switch off and on
         bus = AmqpBus(
             proxy.url,
             exchange=exchange,
@@ -133,7 +132,7 @@ class TestAmqpBus(BusContract):
             await _delete_topology(amqp_url, exchange, queues.created)
 
     async def test_start_gives_up_after_connect_timeout(self) -> None:
-        proxy = _Proxy("amqp://guest:guest@127.0.0.1:5672/")  # never switched on
+        proxy = BrokerProxy("amqp://guest:guest@127.0.0.1:5672/")  # never switched on
         bus = AmqpBus(proxy.url, connect_timeout_s=0.5)
         with pytest.raises(BusUnavailable):
             await bus.start()
@@ -173,53 +172,3 @@ async def _delete_topology(url: str, exchange: str, queues: list[str]) -> None:
             await channel.queue_delete(dead_letter_queue(queue))
         await channel.exchange_delete(exchange)
         await channel.exchange_delete(f"{exchange}.dead")
-
-
-class _Proxy:
-    """A TCP relay to RabbitMQ; `down()` refuses connections and cuts the open ones."""
-
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        self._target = (parts.hostname or "127.0.0.1", parts.port or 5672)
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self.port = _free_port()
-        netloc = f"{parts.username}:{parts.password}@127.0.0.1:{self.port}"
-        self.url = urlunsplit(parts._replace(netloc=netloc))
-
-    async def up(self) -> None:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
-
-    async def down(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()  # refuse new connections
-        for writer in self._writers:
-            writer.transport.abort()
-        self._writers.clear()
-        if server is not None:
-            await server.wait_closed()  # on 3.12+ this waits for the cut connections too
-
-    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        broker_r, broker_w = await asyncio.open_connection(*self._target)
-        self._writers |= {client_w, broker_w}
-        await asyncio.gather(_pipe(client_r, broker_w), _pipe(broker_r, client_w))
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except ConnectionError:
-        pass  # the other side was cut: down() aborts both ends anyway
-    finally:
-        writer.transport.abort()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
