@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from services.cli import build
-from services.common.events import TRAINING_QUEUE
+from services.common.events import (
+    TRAINING_QUEUE,
+    MetricsSampled,
+    TrainingRequested,
+    TrainingSucceeded,
+)
 from services.common.settings import Settings
 from services.gateway.consumers import RECORDS_QUEUE
 
@@ -35,6 +40,52 @@ async def eventually(probe: Callable[[], Any], within: float = 60, every: float 
             return last
         await asyncio.sleep(every)
     raise AssertionError(f"condition not met within {within} s (last value: {last!r})")
+
+
+def training_requested(n: int = 0, **changes: Any) -> TrainingRequested:
+    """A valid `training.requested` event for tests; `changes` override its fields."""
+    fields: dict[str, Any] = dict(
+        correlation_id=f"job-{n}",
+        job_id=f"job-{n}",
+        model_id=f"model-{n}",
+        dataset_id="ds-1",
+        dataset_path="datasets/ds-1.csv",
+        target="price",
+        time_budget_s=30,
+    )
+    return TrainingRequested(**{**fields, **changes})
+
+
+def training_succeeded(**changes: Any) -> TrainingSucceeded:
+    """A valid `training.succeeded` event for tests; `changes` override its fields."""
+    fields: dict[str, Any] = dict(
+        job_id="j",
+        model_id="m",
+        model_path="models/m.joblib",
+        dataset_id="d",
+        task="regression",
+        target="price",
+        algorithm="ridge",
+        score_name="r2",
+        score=0.9,
+        light="green",
+        summary="Good.",
+    )
+    return TrainingSucceeded(**{**fields, **changes})
+
+
+def metrics_sampled(**changes: Any) -> MetricsSampled:
+    """A valid `metrics.sampled` event for tests."""
+    fields: dict[str, Any] = dict(
+        host="h",
+        cpu_percent=1.0,
+        memory_percent=2.0,
+        memory_used_mb=3.0,
+        memory_total_mb=4.0,
+        disk_percent=5.0,
+        disk_free_gb=6.0,
+    )
+    return MetricsSampled(**{**fields, **changes})
 
 
 def churn_csv(rows: int = 300, seed: int = 0) -> bytes:

@@ -16,13 +16,11 @@ import pytest
 from services.common.bus import Bus, BusUnavailable, RejectEvent
 from services.common.events import (
     Event,
-    MetricsSampled,
     ModelDeployed,
     TrainingFailed,
     TrainingRequested,
-    TrainingSucceeded,
 )
-from tests.support import eventually
+from tests.support import eventually, metrics_sampled, training_requested, training_succeeded
 
 MAX_DELIVERIES = 3
 """Every factory must make buses with this `max_deliveries`."""
@@ -43,18 +41,6 @@ class QueueNames:
         name = f"{base}.{self.suffix}"
         self.created.append(name)
         return name
-
-
-def training_requested(n: int = 0) -> TrainingRequested:
-    return TrainingRequested(
-        correlation_id=f"job-{n}",
-        job_id=f"job-{n}",
-        model_id=f"model-{n}",
-        dataset_id="ds-1",
-        dataset_path="datasets/ds-1.csv",
-        target="price",
-        time_budget_s=30,
-    )
 
 
 class Recorder:
@@ -263,9 +249,9 @@ class BusContract:
         events: list[Event] = [
             training_requested(),
             TrainingFailed(job_id="j", error="boom"),
-            _succeeded(),
+            training_succeeded(),
             ModelDeployed(model_id="m", model_path="models/m"),
-            _metrics(),
+            metrics_sampled(),
         ]
         for event in events:
             await bus.publish(event)
@@ -289,31 +275,3 @@ class BusContract:
 
 async def _equals(value: Awaitable[int | None], expected: int) -> bool:
     return await value == expected
-
-
-def _succeeded() -> TrainingSucceeded:
-    return TrainingSucceeded(
-        job_id="j",
-        model_id="m",
-        model_path="models/m",
-        dataset_id="d",
-        task="regression",
-        target="price",
-        algorithm="ridge",
-        score_name="r2",
-        score=0.9,
-        light="green",
-        summary="Good.",
-    )
-
-
-def _metrics() -> MetricsSampled:
-    return MetricsSampled(
-        host="h",
-        cpu_percent=1.0,
-        memory_percent=2.0,
-        memory_used_mb=3.0,
-        memory_total_mb=4.0,
-        disk_percent=5.0,
-        disk_free_gb=6.0,
-    )

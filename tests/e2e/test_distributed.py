@@ -40,16 +40,18 @@ def services(tmp_path: Path) -> Iterator[list[Service]]:
         service.stop()
 
 
+def start_all(env: dict[str, str], logs: Path, services: list[Service]) -> Service:
+    """Predictor, trainer, metrics and gateway as four processes; returns the gateway."""
+    predictor = start("predictor", env, logs)
+    services.extend([predictor, start("trainer", env, logs), start("metrics", env, logs)])
+    services.append(start("gateway", {**env, "MLOPS_PREDICTOR_URL": predictor.url}, logs))
+    return services[-1]
+
+
 def test_four_processes_end_to_end(
     env: dict[str, str], services: list[Service], tmp_path: Path
 ) -> None:
-    logs = tmp_path / "logs"
-    predictor = start("predictor", env, logs)
-    services.append(predictor)
-    services.append(start("trainer", env, logs))
-    services.append(start("metrics", env, logs))
-    gateway = start("gateway", {**env, "MLOPS_PREDICTOR_URL": predictor.url}, logs)
-    services.append(gateway)
+    gateway = start_all(env, tmp_path / "logs", services)
     whole_flow(gateway.url)
     for service in services:
         assert "mlops_http_requests_total" in httpx.get(f"{service.url}/metrics").text
@@ -88,12 +90,8 @@ def test_a_broker_outage_delays_work_but_loses_none(
     proxy = ProxyThread(amqp_url)  # every service reaches RabbitMQ through a switch we control
     proxy.up()
     env = {**env, "MLOPS_BROKER_URL": proxy.url}
-    logs = tmp_path / "logs"
     try:
-        predictor = start("predictor", env, logs)
-        services.extend([predictor, start("trainer", env, logs), start("metrics", env, logs)])
-        gateway = start("gateway", {**env, "MLOPS_PREDICTOR_URL": predictor.url}, logs)
-        services.append(gateway)
+        gateway = start_all(env, tmp_path / "logs", services)
         with httpx.Client(base_url=gateway.url, timeout=60) as api:
             wait_until(lambda: api.get("/health").json()["status"] == "ok", 30)
             proxy.down()  # the broker goes away: connections cut, new ones refused

@@ -20,9 +20,8 @@ from tests.contract.bus_contract import (
     BusFactory,
     QueueNames,
     Recorder,
-    training_requested,
 )
-from tests.support import BrokerProxy, eventually
+from tests.support import BrokerProxy, eventually, training_requested
 
 pytestmark = pytest.mark.integration
 

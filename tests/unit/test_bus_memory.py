@@ -16,9 +16,8 @@ from tests.contract.bus_contract import (
     BusContract,
     BusFactory,
     Recorder,
-    training_requested,
 )
-from tests.support import eventually
+from tests.support import eventually, training_requested
 
 
 class TestMemoryBus(BusContract):

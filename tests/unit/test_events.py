@@ -12,12 +12,12 @@ from pydantic import ValidationError
 
 from services.common.events import (
     EVENT_TYPES,
-    MetricsSampled,
     TrainingProgressed,
     TrainingRequested,
     UnknownEvent,
     parse_event,
 )
+from tests.support import metrics_sampled, training_requested
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "events.schema.json"
 
@@ -37,15 +37,7 @@ def test_schema_matches_the_checked_in_snapshot() -> None:
 
 
 def test_round_trip_keeps_type_and_envelope() -> None:
-    event = TrainingRequested(
-        correlation_id="j1",
-        job_id="j1",
-        model_id="m1",
-        dataset_id="d1",
-        dataset_path="datasets/d1.csv",
-        target="churn",
-        time_budget_s=30,
-    )
+    event = training_requested(1)
     message = json.loads(json.dumps(event.to_message()))
     assert message["type"] == "training.requested" and message["version"] == 1
     back = parse_event(message)
@@ -65,15 +57,7 @@ def test_unknown_and_invalid_messages_are_refused() -> None:
 
 
 def test_newer_producers_may_add_fields() -> None:
-    sample = MetricsSampled(
-        host="h",
-        cpu_percent=1,
-        memory_percent=2,
-        memory_used_mb=3,
-        memory_total_mb=4,
-        disk_percent=5,
-        disk_free_gb=6,
-    )
+    sample = metrics_sampled()
     message = {**sample.to_message(), "gpu_percent": 50}
     assert parse_event(message) == sample
     assert TrainingProgressed(job_id="j", progress=0.5, stage="Training").eta_s is None

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from services.common.events import TrainingProgressed, TrainingStarted, TrainingSucceeded
+from services.common.events import TrainingProgressed, TrainingStarted
 from services.common.storage import FileStore
 from services.gateway.adapters.database import Database, make_engine, migrate
 from services.gateway.adapters.orm import JobRow, ModelRow, utcnow
 from services.gateway.handlers import jobs
+from tests.support import training_succeeded
 
 
 @pytest.fixture
@@ -55,19 +56,7 @@ def test_progress_is_monotonic_and_start_counts_attempts(db: Database) -> None:
 
 def test_a_redelivered_success_records_one_model(db: Database, tmp_path: Path) -> None:
     add_job(db, "j", "running")
-    event = TrainingSucceeded(
-        job_id="j",
-        model_id="m-j",
-        model_path="models/m-j.joblib",
-        dataset_id="d",
-        task="regression",
-        target="t",
-        algorithm="a",
-        score_name="r2",
-        score=0.9,
-        light="green",
-        summary="Good.",
-    )
+    event = training_succeeded(job_id="j", model_id="m-j", model_path="models/m-j.joblib")
     store = FileStore(tmp_path / "files", b"k" * 32)
     for _ in range(2):
         with db.unit_of_work() as s:
