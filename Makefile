@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export MLOPS_LOG_JSON ?= false
 
-.PHONY: help install install-test run test test-unit lint format migrate up down bench clean
+.PHONY: help install install-test run test test-unit lint format migrate up down clean
 
 help:
 	@echo "make run    - install and start everything in one process on http://localhost:8000"

@@ -40,8 +40,13 @@ def error_response(status: int, detail: str, code: str) -> JSONResponse:
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return "The request is not valid JSON. Please check its brackets, quotes and commas."
+    if any(e.get("type") == "model_attributes_type" for e in errors):
+        return 'The request should be a JSON object, like {"rows": [...]}.'
     problems = []
-    for error in exc.errors()[:3]:
+    for error in errors[:3]:
         where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
         message = str(error.get("msg", "is not valid")).rstrip(".")
         problems.append(f"'{where}': {message.lower()}" if where else message)

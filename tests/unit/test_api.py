@@ -96,6 +96,9 @@ async def test_upload_train_deploy_predict(api: httpx.AsyncClient) -> None:
     assert body["predictions"] == ["yes", "no"]
     assert all(abs(sum(p.values()) - 1) < 1e-6 for p in body["probabilities"])
 
+    assert_error(await api.post("/api/predict", json={"rows": [{}]}), 422, "missing_columns")
+    bad_number = {**row, "tenure_months": {"nested": 1}}
+    assert_error(await api.post("/api/predict", json={"rows": [bad_number]}), 422, "bad_value")
     missing = await api.post("/api/predict", json={"rows": [{"plan": "basic"}]})
     assert_error(missing, 422, "missing_columns")
     assert "tenure_months" in missing.json()["detail"]
@@ -167,6 +170,11 @@ async def test_unknown_target_and_missing_things(api: httpx.AsyncClient) -> None
     assert_error(await api.post("/api/models/none/deploy"), 404, "model_not_found")
     assert_error(await api.get("/api/jobs/none"), 404, "job_not_found")
     assert_error(await api.post("/api/jobs", json={"dataset": 1}), 422, "invalid_request")
+    not_json = await api.post(
+        "/api/jobs", content=b"{", headers={"content-type": "application/json"}
+    )
+    assert_error(not_json, 422, "invalid_request")
+    assert "not valid JSON" in not_json.json()["detail"]
     assert_error(await api.get("/nowhere"), 404, "not_found")
 
 

@@ -166,3 +166,17 @@ def test_messages_avoid_jargon() -> None:
     text = " ".join(profile_dataset(df, "churn").messages).lower()
     for word in ("impute", "classification", "regression", "nan", "dtype", "feature"):
         assert word not in text
+
+
+def test_an_id_like_target_is_refused_with_a_reason() -> None:
+    frame = pd.DataFrame({"size": range(40), "name": [f"person {i}" for i in range(40)]})
+    with pytest.raises(BadInput) as caught:
+        profile_dataset(frame, "name")
+    assert caught.value.code == "target_not_learnable" and "'name'" in caught.value.detail
+
+
+def test_the_default_target_skips_a_trailing_id_column() -> None:
+    frame = pd.DataFrame(
+        {"x": range(40), "churn": ["yes", "no"] * 20, "ref": [f"R{i:04d}" for i in range(40)]}
+    )
+    assert profile_dataset(frame, None).target == "churn"

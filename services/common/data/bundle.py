@@ -58,7 +58,7 @@ class ModelBundle:
             raise Unprocessable("There are no rows to predict.", code="no_rows")
         if not all(isinstance(row, dict) for row in rows):
             raise Unprocessable("Each row must map column names to values.", code="bad_value")
-        return self.predict_frame(pd.DataFrame.from_records(rows))
+        return self.predict_frame(pd.DataFrame(rows, index=range(len(rows))))
 
     def predict_frame(self, df: pd.DataFrame) -> tuple[list, list[dict] | None]:
         """Predict for a table (bulk CSV scoring); extra columns and any order are fine."""

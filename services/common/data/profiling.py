@@ -56,7 +56,7 @@ class DatasetProfile:
 def profile_dataset(df: pd.DataFrame, target: str | None) -> DatasetProfile:
     """Profile df for predicting target (None: the last column).
 
-    Raises BadInput: target_missing, too_few_rows, one_class_only.
+    Raises BadInput: target_missing, too_few_rows, one_class_only, target_not_learnable.
     """
     target = _check_target(df, target)
     y = df[target].dropna()
@@ -72,6 +72,12 @@ def profile_dataset(df: pd.DataFrame, target: str | None) -> DatasetProfile:
             code="one_class_only",
         )
     task = infer_task(y)
+    if task == "classification" and int((y.value_counts() >= 2).sum()) < 2:
+        raise BadInput(
+            f"'{target}' has a different value in almost every row (like an ID or a name), so "
+            "there is no pattern to learn. Please choose another column to predict.",
+            code="target_not_learnable",
+        )
     columns = [_column(df[name]) for name in df.columns]
     profile = DatasetProfile(len(df), columns, target, task, GREEN)
     notes = [(GREEN, _headline(profile, y.nunique()))]
@@ -88,7 +94,7 @@ def _check_target(df: pd.DataFrame, target: str | None) -> str:
     if len(df.columns) == 0:
         raise BadInput("The data has no columns.", code="too_few_columns")
     if target is None:
-        return str(df.columns[-1])
+        return _default_target(df)
     if target not in df.columns:
         names = ", ".join(f"'{c}'" for c in df.columns[:5])
         more = ", ..." if len(df.columns) > 5 else ""
@@ -97,6 +103,15 @@ def _check_target(df: pd.DataFrame, target: str | None) -> str:
             code="target_missing",
         )
     return target
+
+
+def _default_target(df: pd.DataFrame) -> str:
+    """The last column worth predicting (a number or a category), skipping a trailing ID,
+    note or constant; the last column when none is."""
+    for name in reversed(df.columns):
+        if infer_kind(df[name]) in ("numeric", "categorical"):
+            return str(name)
+    return str(df.columns[-1])
 
 
 def _column(series: pd.Series) -> ColumnProfile:
