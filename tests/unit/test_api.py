@@ -233,6 +233,7 @@ async def test_settings_and_health(api: httpx.AsyncClient) -> None:
     }
     metrics = await api.get("/metrics")
     assert "mlops_http_requests_total" in metrics.text
+    assert 'mlops_bus_events_handled_total{outcome="ok",type="service.heartbeat"}' in metrics.text
 
 
 async def test_openapi_documents_the_contract(api: httpx.AsyncClient) -> None:

@@ -30,7 +30,14 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import AMQPChannelError, AMQPError, ChannelInvalidStateError
 
-from services.common.bus.base import Bus, BusUnavailable, Handler, RejectEvent
+from services.common.bus.base import (
+    PUBLISHED,
+    Bus,
+    BusUnavailable,
+    Handler,
+    RejectEvent,
+    measured,
+)
 from services.common.events import Event, parse_event
 
 log = logging.getLogger(__name__)
@@ -114,6 +121,7 @@ class AmqpBus(Bus):
             raise BusUnavailable(
                 f"RabbitMQ did not confirm {event.type} within {self.publish_timeout_s:g}s"
             ) from exc
+        PUBLISHED.labels(event.type).inc()
 
     async def declare_work_queue(self, queue: str, patterns: Sequence[str]) -> None:
         assert self._channel is not None, "start() the bus first"
@@ -122,6 +130,7 @@ class AmqpBus(Bus):
     async def consume_work(
         self, queue: str, patterns: Sequence[str], handler: Handler, prefetch: int = 1
     ) -> None:
+        handler = measured(handler)
         # Its own channel, so its prefetch limits this consumer only.
         channel, _ = await self._open_channel(prefetch)
         work_queue = await self._declare_work_queue(channel, self.queue_prefix + queue, patterns)
@@ -133,6 +142,7 @@ class AmqpBus(Bus):
         await work_queue.consume(on_message)
 
     async def consume_broadcast(self, patterns: Sequence[str], handler: Handler) -> None:
+        handler = measured(handler)
         channel, _ = await self._open_channel()
         # Named by us, not by the server: a robust channel re-declares it by name on reconnect.
         queue = await channel.declare_queue(

@@ -16,11 +16,36 @@ Semantics both implementations keep (tests/contract/bus_contract.py checks them)
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Awaitable, Callable, Sequence
+
+from prometheus_client import Counter, Histogram
 
 from services.common.events import Event
 
 Handler = Callable[[Event], Awaitable[None]]
+
+PUBLISHED = Counter("mlops_bus_events_published_total", "Events the broker took", ["type"])
+HANDLED = Counter("mlops_bus_events_handled_total", "Events handled", ["type", "outcome"])
+HANDLE_SECONDS = Histogram("mlops_bus_handle_seconds", "Time to handle an event", ["type"])
+
+
+def measured(handler: Handler) -> Handler:
+    """Count and time every call of a handler, by event type and outcome (for /metrics)."""
+
+    async def counted(event: Event) -> None:
+        started = time.perf_counter()
+        try:
+            await handler(event)
+        except BaseException:
+            HANDLED.labels(event.type, "error").inc()
+            raise
+        else:
+            HANDLED.labels(event.type, "ok").inc()
+        finally:
+            HANDLE_SECONDS.labels(event.type).observe(time.perf_counter() - started)
+
+    return counted
 
 
 class BusUnavailable(Exception):

@@ -15,7 +15,15 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.common.bus.base import Bus, BusUnavailable, Handler, RejectEvent, topic_matches
+from services.common.bus.base import (
+    PUBLISHED,
+    Bus,
+    BusUnavailable,
+    Handler,
+    RejectEvent,
+    measured,
+    topic_matches,
+)
 from services.common.events import Event, parse_event
 
 log = logging.getLogger(__name__)
@@ -117,6 +125,7 @@ class MemoryBus(Bus):
         if not self._started:
             raise BusUnavailable("the in-process bus is not running")
         self.broker.route(event.type, json.dumps(event.to_message()).encode())
+        PUBLISHED.labels(event.type).inc()
 
     async def declare_work_queue(self, queue: str, patterns: Sequence[str]) -> None:
         self.broker.declare(queue, patterns)
@@ -124,10 +133,12 @@ class MemoryBus(Bus):
     async def consume_work(
         self, queue: str, patterns: Sequence[str], handler: Handler, prefetch: int = 1
     ) -> None:
+        handler = measured(handler)
         work_queue = self.broker.declare(queue, patterns)
         self._spawn(self._consume(work_queue, handler, prefetch))
 
     async def consume_broadcast(self, patterns: Sequence[str], handler: Handler) -> None:
+        handler = measured(handler)
         subscriber = _Subscriber(tuple(patterns))
         self.broker.subscribers.append(subscriber)
         self._subscribers.append(subscriber)
