@@ -43,13 +43,19 @@ class Component(Protocol):
     async def stop(self) -> None: ...
 
 
-def build(command: str, settings: Settings) -> tuple[Any, list[Component]]:
-    """The bus plus the components a command runs; the first component's app is served."""
+def build(command: str, **overrides: Any) -> tuple[Any, list[Component]]:
+    """The bus plus the components a command runs; the first component's app is served.
+    Each service reads its own settings from the environment; `overrides` win (tests)."""
     from services.gateway.bootstrap import bootstrap as gateway
+    from services.gateway.settings import GatewaySettings
     from services.metrics.bootstrap import bootstrap as metrics
+    from services.metrics.settings import MetricsSettings
     from services.predictor.bootstrap import bootstrap as predictor
     from services.trainer.bootstrap import bootstrap as trainer
 
+    settings = load_settings(Settings, **overrides)
+    gateway_settings = load_settings(GatewaySettings, **overrides)
+    metrics_settings = load_settings(MetricsSettings, **overrides)
     bus = create_bus(settings.broker_url, namespace=settings.bus_namespace)
     secret = load_secret(settings.data_dir, settings.secret_key)
     store = FileStore(settings.data_dir, secret)
@@ -59,19 +65,24 @@ def build(command: str, settings: Settings) -> tuple[Any, list[Component]]:
         in_process = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=pred.app), base_url="http://predictor"
         )
-        gw = gateway(settings, bus, store, in_process)
-        return bus, [gw, pred, trainer(settings, bus, store, secret), metrics(settings, bus)]
+        gw = gateway(gateway_settings, bus, store, in_process)
+        return bus, [
+            gw,
+            pred,
+            trainer(settings, bus, store, secret),
+            metrics(metrics_settings, bus),
+        ]
     single = {
-        "gateway": lambda: gateway(settings, bus, store),
+        "gateway": lambda: gateway(gateway_settings, bus, store),
         "trainer": lambda: trainer(settings, bus, store, secret),
         "predictor": lambda: predictor(settings, bus, store),
-        "metrics": lambda: metrics(settings, bus),
+        "metrics": lambda: metrics(metrics_settings, bus),
     }
     return bus, [single[command]()]
 
 
 async def serve(command: str, settings: Settings) -> None:
-    bus, components = build(command, settings)
+    bus, components = build(command)
     await bus.start()
     started: list[Component] = []
     try:
@@ -105,10 +116,11 @@ async def serve(command: str, settings: Settings) -> None:
         await bus.close()
 
 
-def migrate_only(settings: Settings) -> None:
+def migrate_only() -> None:
     from services.gateway.adapters.database import make_engine, migrate
+    from services.gateway.settings import GatewaySettings
 
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(load_settings(GatewaySettings).resolved_database_url)
     migrate(engine)
     engine.dispose()
     log.info("database is up to date")
@@ -123,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json, args.command)
     if args.command == "migrate":
-        migrate_only(settings)
+        migrate_only()
         return
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.command, settings))

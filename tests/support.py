@@ -23,7 +23,6 @@ from services.common.events import (
     TrainingRequested,
     TrainingSucceeded,
 )
-from services.common.settings import Settings
 from services.gateway.consumers import RECORDS_QUEUE
 
 
@@ -120,9 +119,10 @@ def prices_csv(rows: int = 300, seed: int = 1) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def running_product(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The whole product (`mlops all`) inside the test's event loop, and a client for its API."""
-    bus, components = build("all", settings)
+async def running_product(**settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The whole product (`mlops all`) inside the test's event loop, and a client for its API.
+    `settings` override the environment (data_dir, broker_url, ...)."""
+    bus, components = build("all", **settings)
     await bus.start()
     started = []
     try:

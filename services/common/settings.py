@@ -1,19 +1,21 @@
-"""Settings shared by every service, read from MLOPS_* environment variables.
+"""Settings every service shares, read from MLOPS_* environment variables.
 
-Settings are built by `load_settings()` and passed into each service's `bootstrap()`;
-nothing reads the environment at import time.
+Each service extends `Settings` with its own fields (services/<name>/settings.py). Settings are
+built by the CLI and passed into each service's `bootstrap()`; nothing reads the environment
+at import time.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Every MLOPS_* setting. Services read only the fields they need."""
+    """What every service needs: where to listen, the bus, the shared folder, logging."""
 
     model_config = SettingsConfigDict(env_prefix="MLOPS_", extra="ignore")
 
@@ -27,18 +29,8 @@ class Settings(BaseSettings):
     """`memory://` for the in-process bus, `amqp://user:pass@host/vhost` for RabbitMQ."""
     bus_namespace: str = Field("mlops", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     """Prefix of the exchange and queue names, so several installations can share one broker."""
-    database_url: str = ""
-    """`sqlite:///path` or `postgresql://user@host/db`; empty means SQLite inside data_dir."""
-    predictor_url: str = "http://127.0.0.1:8001"
-    """Where the gateway finds the predictor in distributed mode."""
-    max_upload_mb: int = Field(50, ge=1)
-    """Largest CSV upload accepted, in megabytes."""
-    metrics_interval_s: float = Field(5.0, gt=0)
-    """How often the metrics service samples the machine."""
     heartbeat_interval_s: float = Field(5.0, gt=0)
     """How often each service announces it is alive."""
-    default_time_budget_s: int = Field(60, ge=5)
-    """Training time limit used when neither the request nor the saved settings give one."""
     secret_key: str = ""
     """Key that signs model files; empty means one generated once inside data_dir."""
     log_level: str = "INFO"
@@ -60,15 +52,12 @@ class Settings(BaseSettings):
             raise ValueError("MLOPS_SECRET_KEY must be at least 16 characters and not a default")
         return value
 
-    @property
-    def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'mlops.db').resolve()}"
 
-    @property
-    def max_upload_bytes(self) -> int:
-        return self.max_upload_mb * 1024 * 1024
+S = TypeVar("S", bound=Settings)
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, with explicit overrides winning."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+def load_settings(kind: type[S] = Settings, **overrides: Any) -> S:  # type: ignore[assignment]
+    """Build settings of `kind` from the environment, with explicit overrides winning.
+    Overrides that `kind` does not have are ignored, so one set can configure every service."""
+    known = {k: v for k, v in overrides.items() if k in kind.model_fields}
+    return kind(**known)

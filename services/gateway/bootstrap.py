@@ -11,7 +11,6 @@ from fastapi import FastAPI
 
 from services.common.bus import Bus
 from services.common.events import TRAINING_QUEUE, TRAINING_QUEUE_PATTERNS
-from services.common.settings import Settings
 from services.common.storage import FileStore
 from services.gateway.adapters.database import Database, make_engine, migrate
 from services.gateway.adapters.predictor_client import PredictorClient
@@ -20,6 +19,7 @@ from services.gateway.health import HealthBoard, overall
 from services.gateway.live import LiveHub
 from services.gateway.outbox import OutboxRelay
 from services.gateway.schemas import Health
+from services.gateway.settings import GatewaySettings
 from services.gateway.watchdog import JobWatchdog
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
@@ -28,7 +28,9 @@ FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 class Gateway:
     """The gateway's parts, built once and handed to routes and consumers."""
 
-    def __init__(self, settings: Settings, bus: Bus, store: FileStore, predictor: PredictorClient):
+    def __init__(
+        self, settings: GatewaySettings, bus: Bus, store: FileStore, predictor: PredictorClient
+    ):
         self.settings, self.bus, self.store, self.predictor = settings, bus, store, predictor
         self.db = Database(make_engine(settings.resolved_database_url))
         self.relay = OutboxRelay(self.db, bus)
@@ -66,7 +68,7 @@ def _create_app(gateway: Gateway) -> FastAPI:
 
 
 def bootstrap(
-    settings: Settings,
+    settings: GatewaySettings,
     bus: Bus,
     store: FileStore,
     predictor_http: httpx.AsyncClient | None = None,

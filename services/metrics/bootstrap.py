@@ -13,9 +13,9 @@ from services.common.background import Repeating
 from services.common.bus import Bus, BusUnavailable
 from services.common.events import TRAINING_QUEUE, MetricsSampled
 from services.common.heartbeat import Heartbeat
-from services.common.settings import Settings
 from services.common.web import install_common
 from services.metrics.sampler import sample
+from services.metrics.settings import MetricsSettings
 
 log = logging.getLogger(__name__)
 CPU = Gauge("mlops_machine_cpu_percent", "CPU use of the machine")
@@ -25,7 +25,7 @@ QUEUE = Gauge("mlops_queue_depth", "Messages waiting in a work queue", ["queue"]
 
 
 class MetricsService:
-    def __init__(self, settings: Settings, bus: Bus):
+    def __init__(self, settings: MetricsSettings, bus: Bus):
         self.settings, self.bus = settings, bus
         self.heartbeat = Heartbeat(bus, "metrics", settings.heartbeat_interval_s)
         self.latest: MetricsSampled | None = None
@@ -78,5 +78,5 @@ def _app(service: MetricsService) -> FastAPI:
     return app
 
 
-def bootstrap(settings: Settings, bus: Bus) -> MetricsService:
+def bootstrap(settings: MetricsSettings, bus: Bus) -> MetricsService:
     return MetricsService(settings, bus)

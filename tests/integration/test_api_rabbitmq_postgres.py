@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.common.settings import load_settings
 from tests.support import delete_bus_namespace, running_product
 from tests.unit.test_api import *  # noqa: F403 - the same behaviour, on the real infrastructure
 
@@ -30,7 +29,7 @@ def namespace(amqp_url: str) -> Iterator[str]:
 async def api(  # noqa: F811 - replaces the in-process fixture
     tmp_path: Path, amqp_url: str, postgres_url: str, namespace: str
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = load_settings(
+    async with running_product(
         data_dir=tmp_path,
         broker_url=amqp_url,
         database_url=postgres_url,
@@ -38,6 +37,5 @@ async def api(  # noqa: F811 - replaces the in-process fixture
         max_upload_mb=1,
         heartbeat_interval_s=0.5,
         metrics_interval_s=0.5,
-    )
-    async with running_product(settings) as client:
+    ) as client:
         yield client

@@ -9,7 +9,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.common.settings import load_settings
 from tests.support import churn_csv, eventually, prices_csv, running_product
 
 pytestmark = pytest.mark.timeout(180)
@@ -17,15 +16,14 @@ pytestmark = pytest.mark.timeout(180)
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = load_settings(
+    async with running_product(
         data_dir=tmp_path,
         broker_url="memory://",
         database_url="",
         max_upload_mb=1,
         heartbeat_interval_s=0.5,
         metrics_interval_s=0.5,
-    )
-    async with running_product(settings) as client:
+    ) as client:
         yield client
 
 

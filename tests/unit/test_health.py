@@ -9,6 +9,7 @@ from services.common.events import ServiceHeartbeat
 from services.common.settings import load_settings
 from services.gateway.adapters.database import normalize_url
 from services.gateway.health import HealthBoard, overall
+from services.gateway.settings import GatewaySettings
 
 
 def test_services_are_down_until_heard_and_after_going_quiet() -> None:
@@ -33,8 +34,9 @@ def test_overall_status() -> None:
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLOPS_PORT", "9001")
     monkeypatch.setenv("MLOPS_MAX_UPLOAD_MB", "7")
-    settings = load_settings()
+    settings = load_settings(GatewaySettings, unknown_to_it="ignored")
     assert settings.port == 9001 and settings.max_upload_bytes == 7 * 1024 * 1024
+    assert load_settings(GatewaySettings, port=1234).port == 1234  # explicit values win
     assert settings.resolved_database_url.startswith("sqlite:///")
     monkeypatch.setenv("MLOPS_BROKER_URL", "redis://x")
     with pytest.raises(ValidationError):
