@@ -36,5 +36,5 @@ def configure_logging(level: str = "INFO", as_json: bool = True, service: str = 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aio_pika", "aiormq", "uvicorn.access", "httpx"):
+    for noisy in ("aio_pika", "aiormq", "uvicorn.access", "httpx", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
