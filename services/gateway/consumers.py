@@ -101,7 +101,7 @@ class Consumers:
             if (
                 job is None
                 or not isinstance(event, FINAL)
-                or job.status != "running"
+                or job.status not in jobs.ACTIVE
                 or time.monotonic() > deadline
             ):
                 break

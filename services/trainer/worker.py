@@ -162,8 +162,10 @@ class Trainer:
                 **outcome.result,
             )
             # The record makes a redelivered job re-announce this model instead of training again.
-            self._store.write_json(
-                model_record_path(event.model_id), succeeded.model_dump(mode="json")
+            record = succeeded.model_dump(mode="json")
+            # fsync'd file write: off the event loop, which keeps the broker's heartbeats.
+            await asyncio.to_thread(
+                self._store.write_json, model_record_path(event.model_id), record
             )
             await self._bus.publish(succeeded)
             log.info(
