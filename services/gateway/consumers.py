@@ -16,10 +16,12 @@ from services.common.events import (
     TrainingCancelled,
     TrainingFailed,
     TrainingProgressed,
+    TrainingRequested,
     TrainingStarted,
     TrainingSucceeded,
 )
-from services.gateway.handlers import jobs, models
+from services.gateway.adapters.orm import JobRow, ModelRow
+from services.gateway.handlers import jobs
 from services.gateway.handlers.activity import describe
 from services.gateway.schemas import Job, Model
 
@@ -36,6 +38,15 @@ RECORDED = [
 ]
 LIVE = ["training.#", "model.deployed", "metrics.sampled", "service.heartbeat"]
 FINAL = (TrainingSucceeded, TrainingFailed, TrainingCancelled)
+JOB_EVENTS = (TrainingRequested, TrainingStarted, TrainingProgressed, *FINAL)
+JobEvent = (
+    TrainingRequested
+    | TrainingStarted
+    | TrainingProgressed
+    | TrainingSucceeded
+    | TrainingFailed
+    | TrainingCancelled
+)
 
 
 class Consumers:
@@ -82,7 +93,14 @@ class Consumers:
                 model = await asyncio.to_thread(self._model, event.model_id)
                 if model is not None:
                     hub.broadcast("model", model)
-            case _ if hasattr(event, "job_id"):
+            case (
+                TrainingRequested()
+                | TrainingStarted()
+                | TrainingProgressed()
+                | TrainingSucceeded()
+                | TrainingFailed()
+                | TrainingCancelled()
+            ):
                 job = await self._job_view(event)
                 if job is not None:
                     hub.broadcast("job", job)
@@ -92,12 +110,12 @@ class Consumers:
                 "activity", {"kind": told[0], "message": told[1], "ref_id": event.correlation_id}
             )
 
-    async def _job_view(self, event: Event) -> Job | None:
+    async def _job_view(self, event: JobEvent) -> Job | None:
         """The job as stored. A final event may reach us before the replica that records it has
         committed, so wait briefly for the stored status rather than show a stale one."""
         deadline = time.monotonic() + 3.0
         while True:
-            job = await asyncio.to_thread(self._job, event.job_id)  # type: ignore[attr-defined]
+            job = await asyncio.to_thread(self._job, event.job_id)
             if (
                 job is None
                 or not isinstance(event, FINAL)
@@ -121,12 +139,12 @@ class Consumers:
 
     def _job(self, job_id: str) -> Job | None:
         with self.gw.db.unit_of_work() as session:
-            row = session.get(jobs.JobRow, job_id)
+            row = session.get(JobRow, job_id)
             return Job.of(row) if row is not None else None
 
     def _model(self, model_id: str) -> Model | None:
         with self.gw.db.unit_of_work() as session:
-            row = session.get(models.ModelRow, model_id)
+            row = session.get(ModelRow, model_id)
             return Model.of(row) if row is not None else None
 
     async def _push_health_if_changed(self) -> None:

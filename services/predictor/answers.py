@@ -10,12 +10,6 @@ import pandas as pd
 from services.common.data.reading import read_csv
 
 
-def predict_rows(
-    bundle: Any, rows: list[dict[str, Any]]
-) -> tuple[list[Any], list[dict[str, float]] | None]:
-    return bundle.predict(rows)  # type: ignore[no-any-return]
-
-
 def score_csv(bundle: Any, content: bytes) -> bytes:
     """The uploaded rows, as read, with the prediction (and its confidence) appended."""
     frame = read_csv(content, min_rows=1, min_columns=1)  # any file worth scoring, even one row

@@ -18,7 +18,7 @@ from services.common.heartbeat import Heartbeat
 from services.common.settings import Settings
 from services.common.storage import FileStore
 from services.common.web import install_common
-from services.predictor.answers import predict_rows, score_csv
+from services.predictor.answers import score_csv
 from services.predictor.registry import ModelRegistry
 
 PREDICTIONS = Counter("mlops_predictions_total", "Rows predicted", ["kind"])
@@ -50,13 +50,13 @@ class PredictorService:
     async def stop(self) -> None:
         await self.heartbeat.stop()
 
-    async def _on_deployed(self, event: ModelDeployed) -> None:  # type: ignore[override]
+    async def _on_deployed(self, event: ModelDeployed) -> None:
         await self.registry.deploy(event.model_id)
 
     async def predict(self, body: PredictBody) -> dict[str, Any]:
         started = time.perf_counter()
         model_id, bundle = await self.registry.get(body.model_id)
-        predictions, probabilities = await asyncio.to_thread(predict_rows, bundle, body.rows)
+        predictions, probabilities = await asyncio.to_thread(bundle.predict, body.rows)
         PREDICTIONS.labels("rows").inc(len(predictions))
         PREDICT_SECONDS.labels("rows").observe(time.perf_counter() - started)
         return {"model_id": model_id, "predictions": predictions, "probabilities": probabilities}

@@ -61,14 +61,14 @@ class Trainer:
         """The jobs training here now (told in heartbeats, so the gateway can spot orphans)."""
         return list(self._running)
 
-    async def on_cancel(self, event: TrainingCancelRequested) -> None:  # type: ignore[override]
+    async def on_cancel(self, event: TrainingCancelRequested) -> None:
         self._cancelled.append(event.job_id)
         run = self._running.get(event.job_id)
         if run is not None:
             log.info("cancelling training", extra={"job_id": event.job_id})
             run.cancel()
 
-    async def on_requested(self, event: TrainingRequested) -> None:  # type: ignore[override]
+    async def on_requested(self, event: TrainingRequested) -> None:
         job = event.job_id
         if job in self._finished:
             # Redelivered to us while we still train it (our channel dropped and came back):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -50,4 +51,5 @@ async def delete_dataset(dataset_id: str, gw: GatewayDep) -> Response:
 async def preview_dataset(
     dataset_id: str, gw: GatewayDep, rows: Annotated[int, Query(ge=1, le=1000)] = 20
 ) -> Any:
-    return await run(gw, lambda s: datasets.preview(s, gw.store, dataset_id, rows))
+    dataset = await run(gw, lambda s: datasets.get(s, dataset_id))
+    return await asyncio.to_thread(datasets.preview, gw.store, dataset, rows)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from services.gateway.entrypoints.deps import GatewayDep, run
-from services.gateway.handlers import jobs
+from services.gateway.handlers import datasets, jobs
 from services.gateway.handlers import settings as user_settings
 from services.gateway.schemas import Job, JobList, JobRequest
 
@@ -15,9 +17,12 @@ router = APIRouter()
 
 @router.post("/api/jobs", status_code=202, response_model=Job)
 async def create_job(body: JobRequest, gw: GatewayDep) -> Job:
+    dataset = await run(gw, lambda s: datasets.get(s, body.dataset_id))
+    await asyncio.to_thread(jobs.check_target, gw.store, dataset, body.target)
+
     def work(s: Session) -> Job:
         defaults = user_settings.load(s, gw.settings.default_time_budget_s)
-        return Job.of(jobs.create(s, gw.store, body, defaults))
+        return Job.of(jobs.create(s, body, defaults))
 
     return await run(gw, work)
 

@@ -69,9 +69,9 @@ def delete(session: Session, store: FileStore, dataset_id: str) -> None:
     store.delete(row.path)
 
 
-def preview(session: Session, store: FileStore, dataset_id: str, rows: int) -> dict[str, Any]:
-    row = get(session, dataset_id)
-    frame = read_csv(store.path(row.path)).head(rows)
+def preview(store: FileStore, dataset: DatasetRow, rows: int) -> dict[str, Any]:
+    """The first rows as stored. Reads the file: call it outside any transaction."""
+    frame = read_csv(store.path(dataset.path)).head(rows)
     return {
         "columns": [str(c) for c in frame.columns],
         "rows": [[_json_safe(v) for v in record] for record in frame.itertuples(index=False)],

@@ -21,7 +21,7 @@ from services.common.events import (
     new_id,
 )
 from services.common.storage import FileStore
-from services.gateway.adapters.orm import JobRow, ModelRow, utcnow
+from services.gateway.adapters.orm import DatasetRow, JobRow, ModelRow, utcnow
 from services.gateway.handlers import datasets
 from services.gateway.handlers.activity import announce, describe, note
 from services.gateway.schemas import JobRequest, UserSettings
@@ -30,14 +30,16 @@ ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
-def create(
-    session: Session, store: FileStore, request: JobRequest, defaults: UserSettings
-) -> JobRow:
+def check_target(store: FileStore, dataset: DatasetRow, target: str | None) -> None:
+    """A target other than the profiled one is checked now, with a plain answer, rather than
+    minutes later in training. Reads the file: call it outside any transaction."""
+    if target and target != dataset.target:
+        profile_dataset(read_csv(store.path(dataset.path)), target)
+
+
+def create(session: Session, request: JobRequest, defaults: UserSettings) -> JobRow:
     dataset = datasets.get(session, request.dataset_id)
     target = request.target or dataset.target
-    if target != dataset.target:
-        # Check the new target is usable now, with a plain answer, not minutes later in training.
-        profile_dataset(read_csv(store.path(dataset.path)), target)
     job = JobRow(
         id=new_id(),
         dataset_id=dataset.id,
