@@ -1,4 +1,4 @@
-"""The scikit-learn pipeline a model file holds, and the feature descriptions for its form.
+"""The scikit-learn pipeline a model file holds.
 
 Algorithms are looked up by name so that an AutoML search can later try several.
 """
@@ -16,12 +16,11 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from services.common.data.features import DateTimeParts, ToString, as_text, to_datetime
+from services.common.data.features import DateTimeParts, ToString
 from services.common.errors import BadInput
 
 ROUNDS_PER_STEP = 25  # boosting rounds added between two looks at the clock
 MAX_CATEGORIES = 30  # one-hot width per column stays bounded however many values a column has
-MAX_CHOICES = 50
 EARLY_STOPPING_ROWS = 1_000  # below this, holding out a validation slice costs more than it saves
 
 
@@ -113,35 +112,3 @@ def _datetime(rows: int):
 
 
 _PREPARERS = {"numeric": _numeric, "categorical": _categorical, "datetime": _datetime}
-
-
-def describe_features(X: pd.DataFrame, kinds: dict[str, str]) -> list[dict]:
-    """Name, kind and what a prediction form needs: an example, choices or a range."""
-    return [_describe(X[name], kind) for name, kind in kinds.items()]
-
-
-def _describe(values: pd.Series, kind: str) -> dict:
-    info: dict = {"name": str(values.name), "kind": kind}
-    present = values.dropna()
-    if kind == "numeric":
-        whole = bool((present % 1 == 0).all())
-        info["example"] = _number(present.median(), whole)
-        info["min"], info["max"] = _number(present.min(), whole), _number(present.max(), whole)
-    elif kind == "datetime":
-        when = to_datetime(present).dropna().sort_values()
-        info["example"] = _iso(when.iloc[len(when) // 2]) if len(when) else None
-    else:
-        counts = present.map(as_text).value_counts()
-        info["choices"] = counts.index[:MAX_CHOICES].tolist()
-        info["example"] = info["choices"][0] if len(counts) else None
-    return info
-
-
-def _number(x: float, whole: bool) -> float | int | None:
-    if pd.isna(x):
-        return None
-    return int(round(x)) if whole else round(float(x), 4)
-
-
-def _iso(when: pd.Timestamp) -> str:
-    return when.date().isoformat() if when == when.normalize() else when.isoformat()

@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from services.common.data.bundle import ModelBundle, prepare_frame
+from services.common.data.describe import describe_features
 from services.common.data.profiling import DatasetProfile, profile_dataset
 from services.common.errors import BadInput
 from services.trainer.domain import scoring
@@ -26,7 +27,6 @@ from services.trainer.domain.pipeline import (
     ALGORITHMS,
     algorithm_names,
     build_pipeline,
-    describe_features,
     fit_within,
 )
 
