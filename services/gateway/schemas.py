@@ -18,6 +18,7 @@ class Column(BaseModel):
     kind: Literal["numeric", "categorical", "datetime", "text", "identifier", "constant"]
     missing: int
     unique: int
+    leaks_target: bool = False  # gives the target away, so it is left out of training
 
 
 class Dataset(BaseModel):

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from services.common.data import infer_kind, infer_task, profile_dataset
+from services.common.data.profiling import _wide_notes
 from services.common.errors import BadInput
 
 N = 200
@@ -180,3 +181,38 @@ def test_the_default_target_skips_a_trailing_id_column() -> None:
         {"x": range(40), "churn": ["yes", "no"] * 20, "ref": [f"R{i:04d}" for i in range(40)]}
     )
     assert profile_dataset(frame, None).target == "churn"
+
+
+def test_several_rare_values_are_named() -> None:
+    churn = ["maybe"] * 2 + ["later"] * 3 + ["yes", "no"] * ((N - 5) // 2) + ["no"]
+    profile = profile_dataset(frame(churn=churn), "churn")
+    assert profile.light == "red"
+    assert (
+        "'later' and 'maybe' each appear in fewer than 5 rows of 'churn', too few to learn them."
+        in profile.messages
+    )
+
+
+def test_many_columns_for_few_rows_is_yellow() -> None:
+    wide = {f"m{i}": rng.normal(size=N) for i in range(25)}
+    profile = profile_dataset(frame(**wide), "churn")
+    assert profile.light == "yellow"
+    assert (
+        "There are many columns (28) for so few rows (200); the model may pick up chance patterns."
+        in profile.messages
+    )
+    assert not any("many columns" in m for m in profile_dataset(frame(), "churn").messages)
+
+
+def test_very_many_columns_is_yellow_however_many_rows() -> None:
+    (light, message), *_ = _wide_notes(columns=501, labelled=1_000_000)
+    assert light == "yellow" and message.startswith("There are very many columns (501);")
+    assert _wide_notes(columns=500, labelled=1_000_000) == []
+
+
+def test_row_numbers_and_constants_are_left_out() -> None:
+    df = frame(row=range(1, N + 1), source=["crm"] * N)
+    profile = profile_dataset(df, "churn")
+    assert [c.name for c in profile.features()] == ["age", "plan", "spend"]
+    assert "We'll ignore 'row' because it's just an ID." in profile.messages
+    assert "We'll ignore 'source' because it has the same value in every row." in profile.messages

@@ -15,6 +15,7 @@ from services.common.data.kinds import (
     infer_kind,
     infer_task,
 )
+from services.common.data.leaks import leaking_columns
 from services.common.errors import BadInput
 
 __all__ = ["ColumnProfile", "DatasetProfile", "infer_kind", "infer_task", "profile_dataset"]
@@ -24,6 +25,7 @@ MIN_ROWS = 10
 FEW_ROWS, SOME_ROWS = 30, 100  # below FEW_ROWS: red; below SOME_ROWS: yellow
 RARE_CLASS_ROWS = 5
 IMBALANCED_SHARE = 0.10
+WIDE_COLUMNS, ROWS_PER_COLUMN = 500, 10  # more columns than either: chance patterns loom
 _IGNORED_BECAUSE = {
     IDENTIFIER: ("it's just an ID", "they are just IDs"),
     CONSTANT: ("it has the same value in every row", "they have the same value in every row"),
@@ -37,6 +39,7 @@ class ColumnProfile:
     kind: str
     missing: int
     unique: int
+    leaks_target: bool = False  # gives the answer away (see leaks.py): left out of training
 
 
 @dataclass
@@ -49,8 +52,12 @@ class DatasetProfile:
     messages: list[str] = field(default_factory=list)
 
     def features(self) -> list[ColumnProfile]:
-        """The columns a model will learn from: usable kinds, target excluded."""
-        return [c for c in self.columns if c.name != self.target and c.kind in USABLE_KINDS]
+        """The columns a model will learn from: usable kinds, target and leaks excluded."""
+        return [
+            c
+            for c in self.columns
+            if c.name != self.target and c.kind in USABLE_KINDS and not c.leaks_target
+        ]
 
 
 def profile_dataset(df: pd.DataFrame, target: str | None) -> DatasetProfile:
@@ -80,9 +87,11 @@ def profile_dataset(df: pd.DataFrame, target: str | None) -> DatasetProfile:
         )
     columns = [_column(df[name]) for name in df.columns]
     profile = DatasetProfile(len(df), columns, target, task, GREEN)
+    leaks = _mark_leaks(df, profile)
     notes = [(GREEN, _headline(profile, y.nunique()))]
     notes += _row_notes(len(df), len(y), target)
-    notes += _column_notes(profile)
+    notes += _leak_notes(leaks)
+    notes += _column_notes(profile, len(y))
     if task == "classification":
         notes += _class_notes(y, target)
     profile.light = _worst(light for light, _ in notes)
@@ -123,6 +132,24 @@ def _column(series: pd.Series) -> ColumnProfile:
     )
 
 
+def _mark_leaks(df: pd.DataFrame, profile: DatasetProfile) -> list[str]:
+    kinds = {c.name: c.kind for c in profile.features()}
+    leaks = leaking_columns(df, profile.target, profile.task, kinds)
+    for column in profile.columns:
+        column.leaks_target = column.name in leaks
+    return leaks
+
+
+def _leak_notes(leaks: list[str]) -> list[tuple[str, str]]:
+    if not leaks:
+        return []
+    if len(leaks) == 1:
+        why = "it was probably filled in after the fact. We'll leave it out."
+        return [(RED, f"{_names(leaks)} gives the answer away almost perfectly: {why}")]
+    why = "they were probably filled in after the fact. We'll leave them out."
+    return [(RED, f"{_names(leaks)} give the answer away almost perfectly: {why}")]
+
+
 def _headline(profile: DatasetProfile, distinct: int) -> str:
     columns = _count(len(profile.features()), "other column")
     if profile.task == "classification":
@@ -144,11 +171,12 @@ def _row_notes(rows: int, labelled: int, target: str) -> list[tuple[str, str]]:
     return notes
 
 
-def _column_notes(profile: DatasetProfile) -> list[tuple[str, str]]:
+def _column_notes(profile: DatasetProfile, labelled: int) -> list[tuple[str, str]]:
     features = profile.features()
     notes = []
     if not features:
         notes.append((RED, f"None of the other columns can be used to predict '{profile.target}'."))
+    notes += _wide_notes(len(features), labelled)
     gappy = [c.name for c in features if c.missing]
     if len(gappy) == 1:
         notes.append((YELLOW, f"The column '{gappy[0]}' has gaps; we'll fill them in."))
@@ -163,6 +191,17 @@ def _column_notes(profile: DatasetProfile) -> list[tuple[str, str]]:
     return notes
 
 
+def _wide_notes(columns: int, labelled: int) -> list[tuple[str, str]]:
+    """Many columns and few rows: some column will match the answer by chance alone."""
+    chance = "the model may pick up chance patterns"
+    if columns > labelled / ROWS_PER_COLUMN:
+        many = f"many columns ({columns:,}) for so few rows ({labelled:,})"
+        return [(YELLOW, f"There are {many}; {chance}.")]
+    if columns > WIDE_COLUMNS:
+        return [(YELLOW, f"There are very many columns ({columns:,}); {chance}.")]
+    return []
+
+
 def _class_notes(y: pd.Series, target: str) -> list[tuple[str, str]]:
     counts = y.value_counts()
     rare = counts[counts < RARE_CLASS_ROWS]
@@ -170,9 +209,9 @@ def _class_notes(y: pd.Series, target: str) -> list[tuple[str, str]]:
         label, n = rare.index[0], int(rare.iloc[0])
         return [(RED, f"'{label}' appears in only {_count(n, 'row')}, too few to learn it.")]
     if len(rare) > 1:
-        return [
-            (RED, f"{len(rare)} values of '{target}' appear in fewer than {RARE_CLASS_ROWS} rows.")
-        ]
+        labels = _names([str(label) for label in rare.index])
+        few = f"fewer than {RARE_CLASS_ROWS} rows"
+        return [(RED, f"{labels} each appear in {few} of '{target}', too few to learn them.")]
     share = counts.iloc[-1] / len(y)
     if share < IMBALANCED_SHARE:
         label = counts.index[-1]

@@ -33,7 +33,13 @@ def register(
         size_bytes=upload.stat().st_size,
         rows=profile.rows,
         columns=[
-            {"name": c.name, "kind": c.kind, "missing": c.missing, "unique": c.unique}
+            {
+                "name": c.name,
+                "kind": c.kind,
+                "missing": c.missing,
+                "unique": c.unique,
+                "leaks_target": c.leaks_target,
+            }
             for c in profile.columns
         ],
         target=profile.target,
