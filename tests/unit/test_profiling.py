@@ -44,6 +44,12 @@ def frame(n: int = N, **extra) -> pd.DataFrame:
         ([f"{d:02d}/03/2023 10:{d:02d}" for d in range(1, 26)] * 2, "when", "datetime"),
         ([f"customer number {i} said the product was great" for i in range(50)], "note", "text"),
         (["1.5", "2", "3.25", None, "4"] * 10, "price", "numeric"),
+        (["Yes", "No", None] * 20, "active", "categorical"),
+        ([0, 1] * 25, "churned", "numeric"),
+        (list(range(0, 50)), "n", "identifier"),  # a row number from 0
+        ([f"{d:02d}.03.2023" for d in range(1, 26)] * 2, "day", "datetime"),
+        (["2024-01-02T10:00:00Z", "2024-02-03T11:30:00+01:00"] * 25, "at", "datetime"),
+        ([1.5, np.nan] * 25, "half", "constant"),
     ],
 )
 def test_infer_kind(values, name: str, kind: str) -> None:
@@ -67,6 +73,15 @@ def test_datetime_dtype_is_datetime() -> None:
         (np.random.default_rng(2).normal(size=100), "regression"),
         ([1, 2, 3, 4, 5] * 10, "regression"),  # 5 values is 10% of 50 rows: a quantity
         ([1.0, 2.0, np.nan] * 100, "classification"),
+        (["Yes", "No"] * 50, "classification"),
+        (["True", "False"] * 50, "classification"),
+        ([0.0, 1.0] * 50, "classification"),
+        (["1", "2", "3"] * 100, "classification"),  # codes written as text
+        ([1, 2, 3, 4, 5, 6, 7] * 40, "classification"),  # a 1-7 rating in 280 rows
+        (["low", "medium", "high"] * 30, "classification"),
+        (np.random.default_rng(3).integers(100, 5000, 300), "regression"),  # prices in whole euros
+        (np.random.default_rng(4).integers(1, 40, 300) * 50.0, "regression"),  # many round prices
+        (["12.5", "3.25", "7.0", "1.75"] * 25, "regression"),  # decimals as text
     ],
 )
 def test_infer_task(values, task: str) -> None:

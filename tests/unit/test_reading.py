@@ -60,6 +60,19 @@ def test_utf16_with_bom(encoding: str) -> None:
     assert "Zürich" in set(df["city"])
 
 
+@pytest.mark.parametrize(("encoding", "sep"), [("utf-16-le", "\t"), ("utf-16-be", ",")])
+def test_utf16_without_bom(encoding: str, sep: str) -> None:
+    df = read_csv(table(sep).replace("Paris", "Zürich").encode(encoding))
+    assert list(df.columns) == ["name", "age", "city"]
+    assert "Zürich" in set(df["city"]) and df["age"].iloc[1] == 21
+
+
+def test_latin1_with_semicolons_and_decimal_commas() -> None:
+    text = "ville;prix\n" + "".join(f"Orléans;{i},5\n" for i in range(ROWS))
+    df = read_csv(text.encode("latin-1"))
+    assert df["ville"].iloc[0] == "Orléans" and df["prix"].iloc[2] == 2.5
+
+
 def test_latin1_falls_back() -> None:
     df = read_csv(table().replace("Paris", "Orléans").encode("latin-1"))
     assert "Orléans" in set(df["city"])
@@ -78,6 +91,27 @@ def test_decimal_comma_with_semicolons() -> None:
     assert df["weight"].iloc[2] == pytest.approx(1234.2)
 
 
+@pytest.mark.parametrize("sep", ["\t", "|"])
+def test_decimal_comma_with_tabs_and_pipes(sep: str) -> None:
+    text = f"price{sep}weight{sep}label\n"
+    text += "".join(f"{i},5{sep}1.234,{i}{sep}x\n" for i in range(ROWS))
+    df = read_csv(text.encode())
+    assert list(df.columns) == ["price", "weight", "label"]
+    assert df["price"].iloc[1] == 1.5
+    assert df["weight"].iloc[2] == pytest.approx(1234.2)
+
+
+def test_decimal_comma_with_tabs_and_two_decimals() -> None:
+    text = "price\tlabel\n" + "".join(f"{i},99\tx\n" for i in range(ROWS))
+    assert read_csv(text.encode())["price"].iloc[3] == pytest.approx(3.99)
+
+
+def test_thousands_comma_in_a_tab_separated_us_export() -> None:
+    text = "price\tlabel\n" + "".join(f"{i + 1},250\tx\n" for i in range(ROWS)) + "999\ty\n"
+    df = read_csv(text.encode())
+    assert df["price"].tolist()[:2] == [1250, 2250] and df["price"].iloc[-1] == 999
+
+
 def test_decimal_comma_in_two_columns_is_not_taken_for_a_separator() -> None:
     text = "a;b\n" + "".join(f"{i},5;{i},25\n" for i in range(ROWS))
     df = read_csv(text.encode())
@@ -85,10 +119,11 @@ def test_decimal_comma_in_two_columns_is_not_taken_for_a_separator() -> None:
     assert df["b"].iloc[0] == 0.25
 
 
-def test_quoted_fields_with_separators_and_newlines() -> None:
-    text = 'note,score\n"hello, world",1\n"two\nlines",2\n' + "x,3\n" * ROWS
-    df = read_csv(text.encode())
-    assert df["note"].iloc[0] == "hello, world"
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+def test_quoted_fields_with_separators_and_newlines(sep: str) -> None:
+    text = f'note,score\n"hello{sep} world",1\n"two\nlines",2\n' + "x,3\n" * ROWS
+    df = read_csv(text.replace(",", sep).encode())
+    assert df["note"].iloc[0] == f"hello{sep} world"
     assert df["note"].iloc[1] == "two\nlines"
     assert len(df) == ROWS + 2
 
@@ -112,12 +147,31 @@ def test_pandas_index_column_is_dropped() -> None:
     assert list(df.columns) == ["x", "y"]
 
 
+def test_windows_line_endings() -> None:
+    df = read_csv(table(";").replace("\n", "\r\n").encode())
+    assert list(df.columns) == ["name", "age", "city"] and df["city"].iloc[0] == "Lyon"
+
+
 def test_missing_spellings_become_missing() -> None:
-    spellings = ["", "NA", "N/A", "null", "None", "nan", "-", "?", " ? "]
+    spellings = ["", "NA", "N/A", "n/a", "null", "NULL", "None", "nan", "NaN", "-", "?", " ? "]
+    spellings += ["#N/A", " NA "]
     text = "a,b\n" + "".join(f"{s},{i}\n" for i, s in enumerate(spellings)) + "1,9\n2,10\n"
     df = read_csv(text.encode())
     assert df["a"].isna().sum() == len(spellings)
     assert pd.api.types.is_numeric_dtype(df["a"])
+
+
+def test_missing_spellings_in_a_word_column() -> None:
+    text = "a,b\n" + "".join(f"{s},{i}\n" for i, s in enumerate(["#N/A", "null", "-"] * 4))
+    text += "".join(f"word{i},{i}\n" for i in range(ROWS))
+    df = read_csv(text.encode())
+    assert df["a"].isna().sum() == 12 and df["a"].iloc[-1] == f"word{ROWS - 1}"
+
+
+def test_a_real_word_is_not_taken_for_missing() -> None:
+    text = "status,n\n" + "".join(f"{s},{i}\n" for i, s in enumerate(["missing", "none"] * 6))
+    df = read_csv(text.encode())
+    assert df["status"].iloc[0] == "missing" and pd.isna(df["status"].iloc[1])
 
 
 def test_blank_lines_and_empty_rows_are_ignored() -> None:

@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 
 DATE_PARTS = ("year", "month", "day", "day_of_week", "hour")
+_DOTTED_DATE = r"^\s*\d{1,2}\.\d{1,2}\.\d{2,4}\b"
 
 
 def to_datetime(values: pd.Series) -> pd.Series:
@@ -28,6 +29,14 @@ def to_datetime(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     parsed = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
+    # 05.03.2023 is the 5th of March wherever dots are written (pandas reads it month first);
+    # only those values are read day first, or 2024-01-02 would become the 1st of February.
+    dotted = values.astype(str).str.match(_DOTTED_DATE).to_numpy(dtype=bool)
+    if dotted.any():
+        day_first = pd.to_datetime(
+            values[dotted], errors="coerce", format="mixed", utc=True, dayfirst=True
+        )
+        parsed[dotted] = day_first.array  # by position: the index may repeat
     return parsed.dt.tz_localize(None)
 
 

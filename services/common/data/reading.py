@@ -33,6 +33,7 @@ _MAGIC = {
 _COMMA_DECIMAL = re.compile(r"^-?\d+,\d+$")
 _DOT_DECIMAL = re.compile(r"^-?\d+\.\d+$")
 _THOUSANDS_DOT = re.compile(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$")
+_THOUSAND_COMMA = re.compile(r"^-?[1-9]\d{0,2},\d{3}$")
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ def _encoding(head: bytes, complete: bool) -> str:
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    no_bom = _utf16_without_bom(head)
+    if no_bom:
+        return no_bom
     try:
         head.decode("utf-8")
         return "utf-8"
@@ -106,12 +110,25 @@ def _encoding(head: bytes, complete: bool) -> str:
         return "latin-1"
 
 
+def _utf16_without_bom(head: bytes) -> str | None:
+    """Mostly-ASCII UTF-16 has a zero byte in every other place: the odd ones (little-endian)
+    or the even ones (big-endian). Binary noise has zeros in both or neither."""
+    even, odd = head[0::2], head[1::2]
+    if len(odd) < 4:
+        return None
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
 def _refuse_binary(head: bytes, text: str, encoding: str) -> None:
     for magic, detail in _MAGIC.items():
         if head.startswith(magic):
             raise _bad(detail)
     control = sum(1 for c in text if ord(c) < 32 and c not in "\t\r\n\f")
-    if (encoding != "utf-16" and b"\x00" in head) or control > len(text) * 0.01:
+    if (not encoding.startswith("utf-16") and b"\x00" in head) or control > len(text) * 0.01:
         raise _bad("This file doesn't look like a CSV text file.")
 
 
@@ -149,16 +166,21 @@ def _records(text: str, sep: str, limit: int = 200) -> list[list[str]]:
 
 
 def _number_format(sep: str, rows: list[list[str]]) -> tuple[str, str | None]:
-    """European files (';' separated) often write 1,5 for 1.5 and 1.234,5 for 1234.5."""
-    if sep != ";":
-        return ".", None
+    """(decimal, thousands). European files (';' or tab separated) often write 1,5 for 1.5
+    and 1.234,5 for 1234.5; a tab-separated US export may write 1,234 for 1234."""
+    if sep == ",":
+        return ".", None  # a comma cannot be both the separator and the decimal mark
     fields = [f for row in rows for f in row]
-    commas = sum(1 for f in fields if _COMMA_DECIMAL.match(f))
+    commas = [f for f in fields if _COMMA_DECIMAL.match(f)]
     dots = sum(1 for f in fields if _DOT_DECIMAL.match(f))
     grouped = sum(1 for f in fields if _THOUSANDS_DOT.match(f) and "," in f)
     if grouped and not dots:
         return ",", "."
-    return ("," if commas and commas >= dots else "."), None
+    if not commas or len(commas) < dots:
+        return ".", None
+    if sep != ";" and all(_THOUSAND_COMMA.match(f) for f in commas):
+        return ".", ","  # only ever three digits after the comma: thousands, not decimals
+    return ",", None
 
 
 def _refuse_duplicates(header: list[str]) -> None:
