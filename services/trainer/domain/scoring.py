@@ -20,6 +20,7 @@ from sklearn.metrics import (
 GREEN, YELLOW, RED = "green", "yellow", "red"
 MAX_MATRIX_LABELS = 30  # a confusion matrix wider than this helps nobody on a dashboard
 MAX_PAIRS = 200
+RARE_SHARE = 0.2  # a yes/no answer on one side less often than this is "rare"
 
 
 def number(x) -> float | None:
@@ -115,16 +116,20 @@ def judge(task: str, metrics: dict, n_classes: int) -> tuple[str, str]:
 
 
 def _judge_classes(metrics: dict, k: int) -> tuple[str, str]:
-    baseline = metrics["baseline"]
-    if metrics["accuracy"] is None or metrics["accuracy"] <= baseline["accuracy"]:
-        return RED, f"It is right no more often than always guessing '{baseline['label']}'."
+    """Skill: how far balanced accuracy gets from chance (1 / labels) towards perfect.
+
+    Balanced accuracy, not accuracy: always guessing the common label scores exactly chance,
+    so 85% right where 85% of rows are "no" is red.
+    """
     chance = 1 / max(k, 2)
-    skill = (metrics["balanced_accuracy"] - chance) / (1 - chance)
+    balanced = metrics["balanced_accuracy"]
+    skill = 0.0 if balanced is None else (balanced - chance) / (1 - chance)
     if skill >= 0.5:
         return GREEN, "It does much better than a simple guess."
     if skill >= 0.2:
         return YELLOW, "It beats a simple guess, but still makes a fair number of mistakes."
-    return RED, "It does little better than a simple guess, so don't rely on it."
+    guess = metrics["baseline"]["label"]
+    return RED, f"It does little better than always guessing '{guess}', so don't rely on it."
 
 
 def summarise(task: str, metrics: dict) -> str:
@@ -132,6 +137,14 @@ def summarise(task: str, metrics: dict) -> str:
     if task == "classification":
         right = round(100 * metrics["accuracy"])
         guess = round(100 * metrics["baseline"]["accuracy"])
+        rare = _rare_label(metrics)
+        if rare is not None:
+            label, spotted = rare
+            return (
+                f"Right about {right} times out of 100, and it spots about {spotted} in 10 of "
+                f"the rare '{label}' cases (always guessing '{metrics['baseline']['label']}' "
+                f"would be right {guess} times but never spot one)."
+            )
         return (
             f"Right about {right} times out of 100 (a simple guess would be right {guess} times)."
         )
@@ -142,6 +155,19 @@ def summarise(task: str, metrics: dict) -> str:
     )
 
 
+def _rare_label(metrics: dict) -> tuple[object, int] | None:
+    """(label, how many in 10 it finds) for a yes/no question whose answer is rarely one side."""
+    confusion = metrics["confusion_matrix"]
+    if confusion is None or len(confusion["labels"]) != 2:
+        return None
+    matrix = np.asarray(confusion["matrix"])
+    totals = matrix.sum(axis=1)
+    rare = int(np.argmin(totals))
+    if totals[rare] == 0 or totals[rare] / totals.sum() >= RARE_SHARE:
+        return None
+    return confusion["labels"][rare], round(10 * matrix[rare, rare] / totals[rare])
+
+
 def _amount(x: float | None) -> str:
     if x is None:
         return "an unknown amount"
@@ -150,14 +176,16 @@ def _amount(x: float | None) -> str:
     return f"{x:.1f}" if abs(x) >= 1 else f"{x:.2g}"
 
 
-def importance(pipeline, X: pd.DataFrame, y, *, seed: int, max_rows: int, repeats: int) -> list:
-    """How much the hold-out score drops when each original column is shuffled, largest first."""
+def importance(model, X: pd.DataFrame, y, *, scorer, seed: int, repeats: int) -> list:
+    """How much the score drops when each original column is shuffled, largest first.
+
+    scorer(model, X, y) -> higher is better. No repeats: no ranking (out of time).
+    """
     if len(X) < 2 or repeats < 1:
         return []
-    if len(X) > max_rows:
-        keep = np.sort(np.random.default_rng(seed).choice(len(X), max_rows, replace=False))
-        X, y = X.iloc[keep], np.asarray(y)[keep]
-    found = permutation_importance(pipeline, X, y, n_repeats=repeats, random_state=seed)
+    found = permutation_importance(
+        model, X, y, scoring=scorer, n_repeats=repeats, random_state=seed
+    )
     # Shuffling a useless column can nudge the score up by luck; that still means "no effect".
     scores = [max(0.0, number(m) or 0.0) for m in found.importances_mean]
     ranked = sorted(zip(X.columns, scores, strict=True), key=lambda p: -p[1])

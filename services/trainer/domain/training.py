@@ -1,44 +1,41 @@
 """Turn a dataset into the best model we can within a time budget, and say how good it is.
 
-For now one algorithm is tried; `algorithm_names` and the per-algorithm trials leave room for an
-AutoML search that tries several and keeps the best.
+The steps: understand the data, search model families and settings (search.py), blend the
+best few when that helps (blending.py), learn the winners again from every row when time allows,
+then judge the result against a simple guess in plain words (scoring.py).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
+from services.common.algorithms import AUTO, FAMILIES
 from services.common.data.bundle import ModelBundle, prepare_frame
 from services.common.data.describe import describe_features
+from services.common.data.ensemble import Blend
 from services.common.data.profiling import DatasetProfile, profile_dataset
 from services.common.errors import BadInput
-from services.trainer.domain import scoring
-from services.trainer.domain.pipeline import (
-    ALGORITHMS,
-    algorithm_names,
-    build_pipeline,
-    fit_within,
-)
+from services.trainer.domain import objective, scoring
+from services.trainer.domain.blending import blended_answers, select
+from services.trainer.domain.families import CLASSIFICATION
+from services.trainer.domain.search import Search, Trial
 
 Progress = Callable[[float, str], None]
-HOLDOUT = 0.2
-IMPORTANCE_ROWS = 2_000
+IMPORTANCE_ROWS = 1_000
 # Rough throughput of gradient boosting on one laptop core pair, used to keep big files within
-# the budget: rows x columns the first fit may see per second of budget.
+# the budget: rows x columns the search may see per second of budget.
 CELLS_PER_SECOND = 150_000
 MIN_ROWS_CAP = 20_000
-MAX_ROUNDS = 300
 SMALL_DATA_ROWS = 50_000
+SEARCH_SHARE = 0.65  # of the budget; the rest is for learning from every row and explaining
+FINISH_SHARE = 0.9  # the final model must be ready by then, leaving time to save it
+LEADERBOARD_ROWS = 25
 
 
 @dataclass
@@ -62,15 +59,6 @@ class TrainingResult:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
-class _Trial:
-    algorithm: str
-    pipeline: Pipeline
-    metrics: dict
-    score: float | None
-    fit_seconds: float
-
-
 class _Steps:
     """Reports progress, never going backwards."""
 
@@ -89,84 +77,196 @@ def train_model(
     time_budget_s: float,
     progress: Progress = lambda f, s: None,
     seed: int = 0,
-    algorithm: str = "auto",
+    algorithm: str = AUTO,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> TrainingResult:
-    """Train, check on a 20% hold-out, then retrain on every row when the budget allows.
+    """Search for the best model within time_budget_s seconds; should_stop() ends the search
+    early, keeping the best model found so far.
 
     Raises BadInput with a plain-English detail when the data cannot be learned from.
     """
     # On small data, threads cost more than they save, and a busy machine makes them erratic.
     threads = 1 if len(df) < SMALL_DATA_ROWS else None
     with threadpool_limits(limits=threads, user_api="openmp"):
-        return _train(df, target, time_budget_s, _Steps(progress), seed, algorithm)
+        return _Training(time_budget_s, _Steps(progress), seed, should_stop).run(
+            df, target, _family_names(algorithm)
+        )
 
 
-def _train(df, target, time_budget_s, step, seed, algorithm) -> TrainingResult:
-    started = time.monotonic()
-    step(0.02, "Reading your data")
-    names = algorithm_names(algorithm)
-    profile = profile_dataset(df, target)
-    step(0.1, "Preparing the columns")
-    X, y, notes = _training_data(df, profile, time_budget_s, seed)
-    split = _split(X, y, profile.task, seed)
-    # Leave well over half the budget for checking and for retraining on every row.
-    seconds = max(1.0, (time_budget_s - (time.monotonic() - started)) * 0.4 / len(names))
-    trials = []
-    for i, name in enumerate(names):
-        step(0.2 + 0.4 * i / len(names), "Training the model")
-        trials.append(_trial(name, split, profile, seed, seconds))
-    trials.sort(key=_rank)
-    step(0.6, "Checking how good it is")
-    importance = scoring.importance(
-        trials[0].pipeline,
-        split.X_test,
-        split.y_test,
-        seed=seed,
-        max_rows=IMPORTANCE_ROWS,
-        repeats=3,
-    )
-    pipeline = trials[0].pipeline
-    if time.monotonic() - started + _refit_guess(trials[0], split) <= time_budget_s:
-        step(0.75, "Training the final model on all your rows")
-        pipeline = _refit(trials[0], profile, X, y, seed)
+def _family_names(algorithm: str) -> list[str]:
+    """The families to try: "auto" means every one we know."""
+    if algorithm == AUTO:
+        return list(FAMILIES)
+    if algorithm not in FAMILIES:
+        known = ", ".join(f"'{a}'" for a in FAMILIES)
+        raise BadInput(f"We don't know the method '{algorithm}'; try 'auto' or one of {known}.")
+    return [algorithm]
+
+
+class _Training:
+    def __init__(self, budget: float, step: _Steps, seed: int, should_stop: Callable[[], bool]):
+        self.started = time.monotonic()
+        self.budget, self.step, self.seed, self.should_stop = budget, step, seed, should_stop
+
+    def left(self, share: float) -> float:
+        """Seconds until share of the budget is used."""
+        return self.started + self.budget * share - time.monotonic()
+
+    def run(self, df: pd.DataFrame, target: str | None, names: list[str]) -> TrainingResult:
+        self.step(0.02, "Reading your data")
+        profile = profile_dataset(df, target)
+        self.step(0.05, "Preparing the columns")
+        X, y, notes = _training_data(df, profile, self.budget, self.seed)
+        search = Search(X, y, profile.task, _features(profile), names, self.seed)
+        self.step(0.1, "Trying different kinds of model")
+        search.run(time.monotonic() + self.left(SEARCH_SHARE), self.should_stop, self._searching)
+        stopped = self.should_stop()
+        self.step(0.8, "Combining the best models")
+        members = select(search)
+        model, refitted = self._final_model(search, members, stopped)
+        self.step(0.9, "Working out which columns matter most")
+        importance = self._importance(search, members, stopped)
+        self.step(0.97, "Finishing up")
+        notes += _search_notes(search, members, refitted, stopped)
+        result = _result(search, members, model, profile, X, importance, notes)
+        self.step(1.0, "Finishing up")
+        return result
+
+    def _searching(self, done: int, expected: int, latest: Trial) -> None:
+        by_time = 1 - self.left(SEARCH_SHARE) / (self.budget * SEARCH_SHARE)
+        fraction = 0.1 + 0.7 * max(by_time, done / expected)
+        self.step(fraction, f"Trying different kinds of model ({done} tried so far)")
+
+    def _final_model(self, search: Search, members, stopped: bool) -> tuple[Blend, bool]:
+        """The blend learned again from every row when time allows (refitted=True); else the
+        models already fitted during the search (each fold's, averaged)."""
+        needed = sum(search.refit_seconds(trial) for trial, _ in members)
+        if not stopped and needed <= self.left(FINISH_SHARE):
+            self.step(0.82, "Training the final model on all your rows")
+            refitted = [search.refit(trial) for trial, _ in members]
+            return self._blend(search, refitted, [w for _, w in members]), True
+        pipelines, weights = [], []
+        for trial, weight in members:
+            pipelines += trial.models
+            weights += [weight / len(trial.models)] * len(trial.models)
+        return self._blend(search, pipelines, weights), False
+
+    def _blend(self, search: Search, pipelines, weights) -> Blend:
+        classes = search.classes if search.task == CLASSIFICATION else None
+        return Blend(pipelines, weights, classes, search.weights)
+
+    def _importance(self, search: Search, members, stopped: bool) -> list[dict]:
+        """How much shuffling each column hurts, on the first fold's unseen rows."""
+        fold = self._blend(search, [t.models[0] for t, _ in members], [w for _, w in members])
+        check = search.plan.folds[0][1][:IMPORTANCE_ROWS]
+        X, y = search.X.iloc[check], search.y[check]
+        began = time.monotonic()
+        fold.predict(X)
+        one_pass = time.monotonic() - began
+        repeats = 3 if not stopped else 1
+        while repeats and one_pass * len(X.columns) * repeats > self.left(1.0) * 0.5:
+            repeats -= 1
+        return scoring.importance(
+            fold, X, y, scorer=_scorer(search), seed=self.seed, repeats=repeats
+        )
+
+
+def _scorer(search: Search):
+    def score(model, X, y) -> float:
+        return objective.headline(
+            search.task, y, _answers(model, X, search.task), search.weights, search.classes
+        )
+
+    return score
+
+
+def _answers(model: Blend, X, task: str) -> np.ndarray:
+    return model.predict_proba(X) if task == CLASSIFICATION else model.predict(X)
+
+
+def _search_notes(search: Search, members, refitted: bool, stopped: bool) -> list[str]:
+    families = {t.family.name for t in search.trials}
+    tried = f"We tried {len(search.trials)} models of {len(families)} kinds"
+    if len(members) > 1:
+        notes = [f"{tried} and combined the best {len(members)}."]
     else:
-        notes.append("To stay within the time limit, the final model learned from 80% of the rows.")
-    step(0.95, "Finishing up")
-    result = _result(trials, profile, pipeline, X, importance, notes)
-    step(1.0, "Finishing up")
-    return result
+        notes = [f"{tried}; {members[0][0].label.lower()} did best."]
+    if stopped:
+        notes.append("Training was stopped early; this is the best model found by then.")
+    if not refitted:
+        notes.append("To save time, the final model was not retrained on every row at the end.")
+    return notes
 
 
-def _result(trials, profile, pipeline, X, importance, notes) -> TrainingResult:
-    best, task = trials[0], profile.task
-    features = describe_features(X, {f["name"]: f["kind"] for f in _features(profile)})
-    classes = _classes(pipeline, task)
+def _result(search: Search, members, model: Blend, profile, X, importance, notes):
+    task, rows = search.task, search.plan.checked
+    answers = blended_answers(search, members)
+    y_true = search.y[rows]
+    if task == CLASSIFICATION:
+        y_pred = objective.decide(search.classes, answers, search.weights)
+        metrics = scoring.classification_metrics(y_true, y_pred, answers, search.classes, search.y)
+        score, classes = metrics["balanced_accuracy"], [scoring.plain(c) for c in search.classes]
+    else:
+        metrics = scoring.regression_metrics(y_true, answers, search.y, search.seed)
+        score, classes = metrics["r2"], None
+    features = describe_features(X, {f["name"]: f["kind"] for f in search.features})
+    algorithm = _algorithm_name(members)
     bundle = ModelBundle(
-        pipeline=pipeline,
+        pipeline=model,
         task=task,
         target=profile.target,
         features=features,
         classes=classes,
-        algorithm=ALGORITHMS[best.algorithm][0],
+        algorithm=algorithm,
     )
-    light, reason = scoring.judge(task, best.metrics, len(classes or []))
+    light, reason = scoring.judge(task, metrics, len(classes or []))
     return TrainingResult(
         bundle=bundle,
         task=task,
         target=profile.target,
-        algorithm=bundle.algorithm,
-        score_name="balanced_accuracy" if task == "classification" else "r2",
-        score=best.score,
-        metrics=best.metrics,
+        algorithm=algorithm,
+        score_name="balanced_accuracy" if task == CLASSIFICATION else "r2",
+        score=score,
+        metrics=metrics,
         light=light,
         light_reason=reason,
-        summary=scoring.summarise(task, best.metrics),
-        leaderboard=[_row(t) for t in trials],
+        summary=scoring.summarise(task, metrics),
+        leaderboard=_leaderboard(search, members, score),
         feature_importance=importance,
         features=features,
         rows_used=len(X),
         notes=notes,
     )
+
+
+def _algorithm_name(members: list[tuple[Trial, float]]) -> str:
+    if len(members) == 1:
+        return members[0][0].label
+    labels = list(dict.fromkeys(t.label.lower() for t, _ in members))
+    if len(labels) == 1:
+        return f"A blend of {len(members)} {labels[0]} models"
+    return f"A blend of {', '.join(labels[:-1])} and {labels[-1]}"
+
+
+def _leaderboard(search: Search, members, score) -> list[dict]:
+    rows = [
+        {
+            "algorithm": t.label,
+            "score": scoring.number(t.score),
+            "fit_seconds": round(t.seconds, 3),
+            "settings": t.params,
+        }
+        for t in search.ranked()[:LEADERBOARD_ROWS]
+    ]
+    if len(members) > 1:
+        blend = {
+            "algorithm": _algorithm_name(members),
+            "score": scoring.number(score),
+            "fit_seconds": round(sum(t.seconds for t, _ in members), 3),
+            "settings": [{"algorithm": t.label, "weight": round(w, 3)} for t, w in members],
+        }
+        rows.insert(0, blend)
+    return rows
 
 
 def _features(profile: DatasetProfile) -> list[dict]:
@@ -221,80 +321,3 @@ def _labels(y: pd.Series, task: str) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
         return y.to_numpy()  # sklearn cannot tell an object array of ints is a set of classes
     return y.to_numpy(dtype=object)
-
-
-class _Split(NamedTuple):
-    X_train: pd.DataFrame
-    X_test: pd.DataFrame
-    y_train: np.ndarray
-    y_test: np.ndarray
-
-
-def _split(X: pd.DataFrame, y: np.ndarray, task: str, seed: int) -> _Split:
-    """Hold out 20%, with every class in proportion when there are enough rows for that."""
-    stratify = None
-    if task == "classification":
-        counts = pd.Series(y).value_counts()
-        if counts.min() >= 2 and math.ceil(HOLDOUT * len(y)) >= len(counts):
-            stratify = y
-    return _Split(*train_test_split(X, y, test_size=HOLDOUT, random_state=seed, stratify=stratify))
-
-
-def _build(name: str, profile: DatasetProfile, y, seed: int) -> Pipeline:
-    features = _features(profile)
-    return build_pipeline(features, profile.task, name, y=y, seed=seed, max_iter=MAX_ROUNDS)
-
-
-def _refit(best: _Trial, profile: DatasetProfile, X, y, seed: int) -> Pipeline:
-    """The winner again on every row, with as many rounds as it earned on the hold-out run."""
-    pipeline = _build(best.algorithm, profile, y, seed)
-    rounds = getattr(best.pipeline.steps[-1][1], "n_iter_", None)
-    if rounds is not None:  # known now: no validation slice needed to find it again
-        pipeline.steps[-1][1].set_params(max_iter=rounds, early_stopping=False)
-    return pipeline.fit(X, y)
-
-
-def _trial(name: str, split: _Split, profile: DatasetProfile, seed: int, seconds: float) -> _Trial:
-    """Fit one algorithm on the training rows and score it on the hold-out."""
-    began = time.monotonic()
-    pipeline = _build(name, profile, split.y_train, seed)
-    fit_within(pipeline, split.X_train, split.y_train, seconds)
-    fit_seconds = time.monotonic() - began
-    if profile.task == "classification":
-        classes = pipeline.classes_
-        proba = pipeline.predict_proba(split.X_test)
-        y_pred = classes[proba.argmax(axis=1)]  # one pass over the hold-out, not two
-        metrics = scoring.classification_metrics(
-            split.y_test, y_pred, proba, classes, split.y_train
-        )
-        score = metrics["balanced_accuracy"]
-    else:
-        y_pred = pipeline.predict(split.X_test)
-        metrics = scoring.regression_metrics(split.y_test, y_pred, split.y_train, seed)
-        score = metrics["r2"]
-    return _Trial(name, pipeline, metrics, score, fit_seconds)
-
-
-def _refit_guess(trial: _Trial, split: _Split) -> float:
-    """Seconds a refit on every row may take: a bit more than the hold-out fit, per row."""
-    rows = len(split.y_train) + len(split.y_test)
-    return trial.fit_seconds * 1.3 * rows / max(len(split.y_train), 1)
-
-
-def _rank(trial: _Trial) -> float:
-    """Sort key: best score first; a trial without a score last."""
-    return math.inf if trial.score is None else -trial.score
-
-
-def _classes(pipeline, task: str) -> list | None:
-    if task != "classification":
-        return None
-    return [scoring.plain(c) for c in pipeline.classes_]
-
-
-def _row(trial: _Trial) -> dict:
-    return {
-        "algorithm": ALGORITHMS[trial.algorithm][0],
-        "score": trial.score,
-        "fit_seconds": round(trial.fit_seconds, 3),
-    }

@@ -1,0 +1,263 @@
+"""Try model families and settings within a time budget, judging each on rows it did not
+learn from: cross-validation for small data, one held-out slice for large data.
+
+Every trial keeps its answers for the rows it did not see (out-of-fold answers), so trials can
+be ranked and blended fairly; the best few also keep their fitted models, so a usable model
+exists from the first finished trial on, whatever stops the search.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline
+
+from services.trainer.domain import objective
+from services.trainer.domain.families import CLASSIFICATION, Context, Family, portfolio
+from services.trainer.domain.preparation import categorical_mask, preparer
+
+CV_MAX_ROWS = 10_000  # up to here, 5-fold cross-validation; beyond, one 20% hold-out
+FOLDS = 5
+HOLDOUT = 0.2
+KEEP_MODELS = 8  # the best trials keep their fitted models, for blending and as a fallback
+PATIENCE = 6  # drawn trials without improvement before more time is judged not to help
+MIN_GAIN = 1e-4
+MAX_SKIPPED = 30  # settings in a row judged too slow: the time left fits nothing more
+
+
+@dataclass
+class Trial:
+    family: Family
+    params: dict
+    answers: np.ndarray  # out-of-fold probabilities (classification) or numbers
+    objective: float
+    score: float | None
+    seconds: float
+    models: list[Pipeline] | None = None  # one per fold, while among the best
+
+    @property
+    def label(self) -> str:
+        return self.family.label
+
+
+@dataclass
+class Plan:
+    """How trials are judged: which rows each fold learns from and which it is checked on."""
+
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    checked: np.ndarray  # rows with an out-of-fold answer (all rows under cross-validation)
+
+    @property
+    def cross_validated(self) -> bool:
+        return len(self.folds) > 1
+
+
+@dataclass
+class Search:
+    X: pd.DataFrame
+    y: np.ndarray
+    task: str
+    features: list[dict]
+    names: list[str]
+    seed: int
+    classes: np.ndarray | None = None
+    trials: list[Trial] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.rng = np.random.default_rng(self.seed)
+        self.plan = make_plan(self.y, self.task, self.seed)
+        if self.task == CLASSIFICATION:
+            self.classes = np.unique(self.y)
+            counts = pd.Series(self.y).value_counts()
+            self.weights = objective.decision_weights(self.y, self.classes)
+            smallest = int(counts.min())
+        else:
+            self.weights, smallest = None, len(self.y)
+        train_rows = len(self.plan.folds[0][0])
+        self.context = Context(
+            self.task, train_rows, smallest, categorical_mask(self.features), self.seed
+        )
+        self._prepared: dict[tuple[str, int], tuple] = {}
+        self._seconds_per_cost: list[float] = []
+
+    # -- running -------------------------------------------------------------------------
+    def run(self, deadline: float, should_stop: Callable[[], bool], report: Callable) -> None:
+        """Try settings until the deadline, a stop request, or more trials stop helping.
+
+        report(trials done, trials expected, latest trial) after each trial.
+        """
+        queue = portfolio(self.names, self.task, self.context.rows)
+        expected = len(queue) + PATIENCE
+        since_best = skipped = 0
+        while not should_stop() and skipped < MAX_SKIPPED:
+            if not queue:
+                if since_best >= PATIENCE:
+                    break  # more time would not help
+                queue.append(self._draw())
+            family, params = queue.pop(0)
+            if self._tried(family, params):
+                skipped += 1
+                continue
+            now = time.monotonic()
+            if self.trials and now >= deadline:
+                break
+            if self.trials and now + self._expected_seconds(family, params) > deadline:
+                skipped += 1  # too slow for the time left; cheaper settings may still fit
+                continue
+            best = self.best.objective if self.trials else -math.inf
+            trial = self._try(family, params, deadline if self.trials else math.inf)
+            if trial is None:
+                break  # ran past the deadline: the trials so far must do
+            since_best = 0 if trial.objective > best + MIN_GAIN else since_best + 1
+            skipped = 0
+            report(len(self.trials), max(expected, len(self.trials) + PATIENCE - since_best), trial)
+
+    def _tried(self, family: Family, params: dict) -> bool:
+        return any(t.family is family and t.params == params for t in self.trials)
+
+    @property
+    def best(self) -> Trial:
+        return max(self.trials, key=lambda t: t.objective)
+
+    def ranked(self) -> list[Trial]:
+        return sorted(self.trials, key=lambda t: -t.objective)
+
+    # -- one trial -----------------------------------------------------------------------
+    def _try(self, family: Family, params: dict, deadline: float) -> Trial | None:
+        """Fit and check the settings on every fold; None if the deadline passes meanwhile."""
+        began = time.monotonic()
+        answers = self._empty_answers()
+        models = []
+        for index, (train, check) in enumerate(self.plan.folds):
+            prepare, X_train, X_check = self._prepared_fold(family.prep, index)
+            model = family.build(params, self.context)
+            with warnings.catch_warnings():
+                # Too few iterations to converge on a hard fold is still a usable answer.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(X_train, self.y[train])
+            answers[check] = self._answer(model, X_check)
+            models.append(Pipeline([("prepare", prepare), ("model", model)]))
+            if time.monotonic() > deadline:
+                return None
+        seconds = time.monotonic() - began
+        self._seconds_per_cost.append(seconds / self._cost(family, params))
+        checked = self.plan.checked
+        truth, given = self.y[checked], answers[checked]
+        value = objective.value(self.task, truth, given, self.weights, self.classes)
+        score = objective.headline(self.task, truth, given, self.weights, self.classes)
+        trial = Trial(family, params, answers, value, score, seconds, models)
+        self.trials.append(trial)
+        self._keep_only_best_models()
+        return trial
+
+    def _answer(self, model, X) -> np.ndarray:
+        if self.task != CLASSIFICATION:
+            return np.asarray(model.predict(X), dtype=float)
+        proba = model.predict_proba(X)
+        if len(model.classes_) == len(self.classes):
+            return proba
+        out = np.zeros((len(X), len(self.classes)))  # a fold without some rare label
+        out[:, np.searchsorted(self.classes, model.classes_)] = proba
+        return out
+
+    def _empty_answers(self) -> np.ndarray:
+        if self.task == CLASSIFICATION:
+            return np.full((len(self.y), len(self.classes)), np.nan)
+        return np.full(len(self.y), np.nan)
+
+    def _prepared_fold(self, kind: str, index: int):
+        """(fitted preparer, training matrix, checking matrix), made once per kind and fold."""
+        key = (kind, index)
+        if key not in self._prepared:
+            train, check = self.plan.folds[index]
+            prepare = preparer(kind, self.features, len(train))
+            X_train = prepare.fit_transform(self.X.iloc[train], self.y[train])
+            self._prepared[key] = (prepare, X_train, prepare.transform(self.X.iloc[check]))
+        return self._prepared[key]
+
+    def _keep_only_best_models(self) -> None:
+        for rank, trial in enumerate(self.ranked()):
+            if rank >= KEEP_MODELS:
+                trial.models = None
+
+    def _expected_seconds(self, family: Family, params: dict) -> float:
+        """A guess from the trials so far of how long these settings take."""
+        own = [t.seconds / family.size(t.params) for t in self.trials if t.family is family]
+        if own:
+            return float(np.median(own)) * family.size(params)
+        if not self._seconds_per_cost:
+            return 0.0
+        return float(np.median(self._seconds_per_cost)) * self._cost(family, params)
+
+    def _cost(self, family: Family, params: dict) -> float:
+        cost = family.cost * family.size(params)
+        if family.per_label and self.classes is not None and len(self.classes) > 2:
+            return cost * len(self.classes)  # boosting grows one set of trees per label
+        return cost
+
+    # -- drawing new settings ------------------------------------------------------------
+    def _draw(self) -> tuple[Family, dict]:
+        """New settings, mostly for the families doing best; half of them close to the best."""
+        best_by_family: dict[str, Trial] = {}
+        for trial in self.ranked():
+            best_by_family.setdefault(trial.family.name, trial)
+        leaders = list(best_by_family.values())
+        # Rank 1 is drawn half the time, rank 2 a quarter, and so on.
+        chances = np.array([0.5**i for i in range(1, len(leaders) + 1)])
+        leader = leaders[self.rng.choice(len(leaders), p=chances / chances.sum())]
+        family = leader.family
+        fresh = family.draw(self.rng, self.task)
+        if self.rng.random() < 0.5:
+            # Nudge the leader: change one setting at a time.
+            key = self.rng.choice(sorted(fresh))
+            return family, {**leader.params, key: fresh[key]}
+        return family, fresh
+
+    # -- final models --------------------------------------------------------------------
+    def refit(self, trial: Trial) -> Pipeline:
+        """The trial's settings, learned again from every row."""
+        prepare = preparer(trial.family.prep, self.features, len(self.y))
+        rows = len(self.y)
+        context = Context(
+            self.task, rows, self.context.smallest_class, self.context.categorical, self.seed
+        )
+        pipeline = Pipeline(
+            [("prepare", prepare), ("model", trial.family.build(trial.params, context))]
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return pipeline.fit(self.X, self.y)
+
+    def refit_seconds(self, trial: Trial) -> float:
+        """A guess at how long refit(trial) takes: a fold's fit, scaled to every row."""
+        per_fold = trial.seconds / len(self.plan.folds)
+        share = len(self.plan.folds[0][0]) / len(self.y)
+        return per_fold / share * 1.2
+
+
+def make_plan(y: np.ndarray, task: str, seed: int) -> Plan:
+    rows = len(y)
+    stratify = task == CLASSIFICATION
+    if rows <= CV_MAX_ROWS:
+        smallest = int(pd.Series(y).value_counts().min()) if stratify else rows
+        n = max(2, min(FOLDS, smallest)) if stratify else FOLDS
+        splitter = (
+            StratifiedKFold(n, shuffle=True, random_state=seed)
+            if stratify
+            else KFold(n, shuffle=True, random_state=seed)
+        )
+        folds = [(a, b) for a, b in splitter.split(np.zeros(rows), y)]
+        return Plan(folds, np.arange(rows))
+    index = np.arange(rows)
+    train, check = train_test_split(
+        index, test_size=HOLDOUT, random_state=seed, stratify=y if stratify else None
+    )
+    return Plan([(np.sort(train), np.sort(check))], np.sort(check))
