@@ -56,10 +56,16 @@ class PredictorService:
     async def predict(self, body: PredictBody) -> dict[str, Any]:
         started = time.perf_counter()
         model_id, bundle = await self.registry.get(body.model_id)
-        predictions, probabilities = await asyncio.to_thread(bundle.predict, body.rows)
-        PREDICTIONS.labels("rows").inc(len(predictions))
+        answers = await asyncio.to_thread(bundle.answer, body.rows)
+        PREDICTIONS.labels("rows").inc(len(answers.predictions))
         PREDICT_SECONDS.labels("rows").observe(time.perf_counter() - started)
-        return {"model_id": model_id, "predictions": predictions, "probabilities": probabilities}
+        return {
+            "model_id": model_id,
+            "predictions": answers.predictions,
+            "probabilities": answers.probabilities,
+            "confidence": answers.confidence,
+            "unusual": answers.unusual_flags(),
+        }
 
     async def predict_csv(self, content: bytes, model_id: str | None) -> bytes:
         started = time.perf_counter()

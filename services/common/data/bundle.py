@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 
+from services.common.data.answers import Answers, confidence, unusual_reasons
 from services.common.data.features import to_datetime
 from services.common.data.reading import MISSING
 from services.common.errors import Unprocessable
@@ -35,7 +36,7 @@ def current_versions() -> dict[str, str]:
 class ModelBundle:
     """A trained pipeline plus what a prediction form and a predictor need to know about it.
 
-    features: [{"name", "kind", "example", "choices" (categorical), "min"/"max" (numeric)}].
+    features: [{"name", "kind", "example", ...}] as describe_features writes them.
     classes: the labels in the pipeline's probability order (classification), else None.
     """
 
@@ -54,14 +55,27 @@ class ModelBundle:
 
     def predict(self, rows: list[dict]) -> tuple[list, list[dict] | None]:
         """Predict for JSON rows: (predictions, per-row {label: probability} or None)."""
+        answers = self.answer(rows)
+        return answers.predictions, answers.probabilities
+
+    def predict_frame(self, df: pd.DataFrame) -> tuple[list, list[dict] | None]:
+        """Predict for a table (bulk CSV scoring); extra columns and any order are fine."""
+        answers = self._answer(df, check_unusual=False)
+        return answers.predictions, answers.probabilities
+
+    def answer(self, rows: list[dict]) -> Answers:
+        """Predict for JSON rows, with how sure the model is and what is unusual in each."""
         if not rows:
             raise Unprocessable("There are no rows to predict.", code="no_rows")
         if not all(isinstance(row, dict) for row in rows):
             raise Unprocessable("Each row must map column names to values.", code="bad_value")
-        return self.predict_frame(pd.DataFrame(rows, index=range(len(rows))))
+        return self.answer_frame(pd.DataFrame(rows, index=range(len(rows))))
 
-    def predict_frame(self, df: pd.DataFrame) -> tuple[list, list[dict] | None]:
-        """Predict for a table (bulk CSV scoring); extra columns and any order are fine."""
+    def answer_frame(self, df: pd.DataFrame) -> Answers:
+        """answer() for a table; extra columns and any order are fine."""
+        return self._answer(df, check_unusual=True)
+
+    def _answer(self, df: pd.DataFrame, *, check_unusual: bool) -> Answers:
         if len(df) == 0:
             raise Unprocessable("There are no rows to predict.", code="no_rows")
         missing = [name for name in self.feature_names if name not in df.columns]
@@ -72,15 +86,19 @@ class ModelBundle:
                 code="missing_columns",
             )
         X = prepare_frame(df, self.features, strict=True)
+        unusual = (
+            unusual_reasons(X, self.features) if check_unusual else [[] for _ in range(len(X))]
+        )
         if self.task != "classification":
-            return np.asarray(self.pipeline.predict(X), dtype=float).tolist(), None
+            predictions = np.asarray(self.pipeline.predict(X), dtype=float).tolist()
+            return Answers(predictions, None, None, unusual)
         # One pass: the predicted label is the most probable one (as the classifier does).
         proba = self.pipeline.predict_proba(X)
         classes = list(self.classes if self.classes is not None else self.pipeline.classes_)
         predictions = [classes[i] for i in proba.argmax(axis=1)]
         labels = [str(label) for label in classes]
         probabilities = [dict(zip(labels, row, strict=True)) for row in proba.round(6).tolist()]
-        return predictions, probabilities
+        return Answers(predictions, probabilities, confidence(proba), unusual)
 
 
 def prepare_frame(df: pd.DataFrame, features: list[dict], *, strict: bool) -> pd.DataFrame:
