@@ -637,6 +637,8 @@
       const own = probs[String(prediction)];
       const sure = own !== undefined ? Number(own) : Math.max(...entries.map((e) => e[1]));
       main += ` — ${percent(sure)}% sure`;
+      const how = (result.confidence || [])[0];
+      if (how) main += `, ${how} confidence`;
       others = entries
         .filter(([label]) => label !== String(prediction))
         .sort((a, b) => b[1] - a[1])
@@ -647,6 +649,10 @@
     const target = state.model && state.model.target;
     if (target) output.append(el('p', 'hint', `What the model expects “${target}” to be for this example.`));
     if (others.length) output.append(el('p', 'hint', 'Other possibilities: ' + others.join(' · ')));
+    const unusual = (result.unusual || [])[0];
+    if (unusual && unusual.unusual) {
+      output.append(el('p', 'hint', 'Take this one with care: ' + unusual.reasons.join(' ')));
+    }
     show(output, true);
   }
 

@@ -128,10 +128,18 @@ class PredictRequest(BaseModel):
     model_id: str | None = None
 
 
+class Unusual(BaseModel):
+    unusual: bool
+    reasons: list[str]
+
+
 class PredictResponse(BaseModel):
     model_id: str
     predictions: list[Any]
     probabilities: list[dict[str, float]] | None = None
+    # Added after the first release: None when an older predictor answers.
+    confidence: list[Literal["high", "medium", "low"]] | None = None
+    unusual: list[Unusual] | None = None
 
 
 class UserSettings(BaseModel):

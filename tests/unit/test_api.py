@@ -85,14 +85,21 @@ async def test_upload_train_deploy_predict(api: httpx.AsyncClient) -> None:
         "tenure_months": 2,
         "customer_id": "X1",
     }
+    odd = {**row, "tenure_months": 500, "plan": "platinum"}
     answer = await api.post(
-        "/api/predict", json={"rows": [row, {**row, "tenure_months": 70, "plan": "premium"}]}
+        "/api/predict",
+        json={"rows": [row, {**row, "tenure_months": 70, "plan": "premium"}, odd]},
     )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["model_id"] == model["id"]
-    assert body["predictions"] == ["yes", "no"]
+    assert body["predictions"][:2] == ["yes", "no"]
     assert all(abs(sum(p.values()) - 1) < 1e-6 for p in body["probabilities"])
+    assert len(body["confidence"]) == 3 and set(body["confidence"]) <= {"high", "medium", "low"}
+    assert [u["unusual"] for u in body["unusual"]] == [False, False, True]
+    too_long, never = body["unusual"][2]["reasons"]
+    assert too_long.startswith("'tenure_months' is 500, well above anything the model learned")
+    assert never == "'plan' was never 'platinum' in the data the model learned from."
 
     assert_error(await api.post("/api/predict", json={"rows": [{}]}), 422, "missing_columns")
     bad_number = {**row, "tenure_months": {"nested": 1}}
@@ -106,11 +113,13 @@ async def test_upload_train_deploy_predict(api: httpx.AsyncClient) -> None:
     )
     assert scored.status_code == 200 and scored.headers["content-type"].startswith("text/csv")
     lines = scored.text.strip().splitlines()
-    assert len(lines) == 41 and lines[0].split(",")[-2:] == ["prediction", "confidence"]
+    header = ["prediction", "confidence", "how_sure", "unusual"]
+    assert len(lines) == 41 and lines[0].split(",")[-4:] == header
 
-    one_row = b"tenure_months,monthly_charges,plan,customer_id\n2,99,basic,Z\n"
+    one_row = b"tenure_months,monthly_charges,plan,customer_id\n200,99,basic,Z\n"
     tiny = await api.post("/api/predict/csv", files={"file": ("one.csv", one_row, "text/csv")})
-    assert tiny.status_code == 200 and tiny.text.splitlines()[1].endswith(tuple("0123456789"))
+    assert tiny.status_code == 200, tiny.text
+    assert "'tenure_months' is 200, well above" in tiny.text.splitlines()[1]
 
     download = await api.get(f"/api/models/{model['id']}/download")
     assert download.status_code == 200 and len(download.content) > 1000
@@ -127,6 +136,7 @@ async def test_regression_flow(api: httpx.AsyncClient) -> None:
     await api.post(f"/api/models/{model['id']}/deploy")
     answer = (await api.post("/api/predict", json={"rows": [{"size_m2": 100, "rooms": 3}]})).json()
     assert answer["probabilities"] is None and 150_000 < answer["predictions"][0] < 500_000
+    assert answer["confidence"] is None and answer["unusual"] == [{"unusual": False, "reasons": []}]
 
 
 @pytest.mark.parametrize(
