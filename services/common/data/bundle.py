@@ -92,10 +92,13 @@ class ModelBundle:
         if self.task != "classification":
             predictions = np.asarray(self.pipeline.predict(X), dtype=float).tolist()
             return Answers(predictions, None, None, unusual)
-        # One pass: the predicted label is the most probable one (as the classifier does).
+        # One pass over the model: the label comes from the probabilities. A Blend weighs them
+        # first, so a rare outcome is predicted when it is well above its usual rate.
         proba = self.pipeline.predict_proba(X)
         classes = list(self.classes if self.classes is not None else self.pipeline.classes_)
-        predictions = [classes[i] for i in proba.argmax(axis=1)]
+        weights = getattr(self.pipeline, "decision_weights", None)
+        picked = (proba if weights is None else proba * weights).argmax(axis=1)
+        predictions = [classes[i] for i in picked]
         labels = [str(label) for label in classes]
         probabilities = [dict(zip(labels, row, strict=True)) for row in proba.round(6).tolist()]
         return Answers(predictions, probabilities, confidence(proba), unusual)
