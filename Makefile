@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export MLOPS_LOG_JSON ?= false
 
-.PHONY: help install install-test run test test-unit lint format migrate up down clean
+.PHONY: help install install-test run test test-unit lint format migrate up down clean bench-automl
 
 help:
 	@echo "make run    - install and start everything in one process on http://localhost:8000"
 	@echo "make test   - install test tools and run the whole test suite"
 	@echo "make lint   - ruff + mypy;  make migrate - update the database;  make up - docker compose"
+	@echo "make bench-automl BUDGETS='30 120' - our trainer against FLAML on 17 bundled datasets"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -39,13 +44,19 @@ test-unit: install-test
 	$(BIN)/pytest tests/unit
 
 lint: install-test
-	$(BIN)/ruff check services tests
-	$(BIN)/ruff format --check services tests
+	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff format --check services tests bench
 	$(BIN)/mypy services/common
 
 format: install-test
-	$(BIN)/ruff format services tests
-	$(BIN)/ruff check --fix services tests
+	$(BIN)/ruff format services tests bench
+	$(BIN)/ruff check --fix services tests bench
+
+# Side-by-side AutoML benchmark (bench/automl.py); results in bench/results/automl.{md,json}.
+BUDGETS ?= 30 120
+bench-automl: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.automl --budgets $(BUDGETS) \
+		$(if $(DATASETS),--datasets $(DATASETS)) $(if $(METHODS),--methods $(METHODS))
 
 up:
 	docker compose up --build
