@@ -52,10 +52,12 @@ def build(command: str, **overrides: Any) -> tuple[Any, list[Component]]:
     from services.metrics.settings import MetricsSettings
     from services.predictor.bootstrap import bootstrap as predictor
     from services.trainer.bootstrap import bootstrap as trainer
+    from services.trainer.settings import TrainerSettings
 
     settings = load_settings(Settings, **overrides)
     gateway_settings = load_settings(GatewaySettings, **overrides)
     metrics_settings = load_settings(MetricsSettings, **overrides)
+    trainer_settings = load_settings(TrainerSettings, **overrides)
     bus = create_bus(settings.broker_url, namespace=settings.bus_namespace)
     secret = load_secret(settings.data_dir, settings.secret_key)
     store = FileStore(settings.data_dir, secret)
@@ -69,12 +71,12 @@ def build(command: str, **overrides: Any) -> tuple[Any, list[Component]]:
         return bus, [
             gw,
             pred,
-            trainer(settings, bus, store, secret),
+            trainer(trainer_settings, bus, store, secret),
             metrics(metrics_settings, bus),
         ]
     single = {
         "gateway": lambda: gateway(gateway_settings, bus, store),
-        "trainer": lambda: trainer(settings, bus, store, secret),
+        "trainer": lambda: trainer(trainer_settings, bus, store, secret),
         "predictor": lambda: predictor(settings, bus, store),
         "metrics": lambda: metrics(metrics_settings, bus),
     }

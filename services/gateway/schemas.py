@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.algorithms import CHOICES
 from services.gateway.adapters.orm import DatasetRow, JobRow, ModelRow
 
 Light = Literal["green", "yellow", "red"]
@@ -147,7 +148,7 @@ class UserSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     time_budget_s: int = Field(60, ge=5, le=3600)
-    algorithm: str = "auto"
+    algorithm: Literal[CHOICES] = "auto"  # type: ignore[valid-type]  # one of the known kinds
     notify_on_complete: bool = True
     cleanup_after_days: int | None = Field(None, ge=1, le=3650)
 

@@ -7,17 +7,19 @@ from fastapi import FastAPI
 from services.common.bus import Bus
 from services.common.events import TRAINING_QUEUE, TRAINING_QUEUE_PATTERNS, TrainingCancelRequested
 from services.common.heartbeat import Heartbeat
-from services.common.settings import Settings
 from services.common.storage import FileStore
 from services.common.web import install_common
+from services.trainer.settings import TrainerSettings
 from services.trainer.worker import Trainer
 
 
 class TrainerService:
-    def __init__(self, settings: Settings, bus: Bus, store: FileStore, secret: bytes):
+    def __init__(self, settings: TrainerSettings, bus: Bus, store: FileStore, secret: bytes):
         self.bus = bus
         self.heartbeat = Heartbeat(bus, "trainer", settings.heartbeat_interval_s, self._details)
-        self.trainer = Trainer(bus, store, secret, self.heartbeat.instance)
+        self.trainer = Trainer(
+            bus, store, secret, self.heartbeat.instance, memory_mb=settings.training_memory_mb
+        )
         self.app = _app(self)
 
     def _details(self) -> dict[str, object]:
@@ -48,5 +50,7 @@ def _app(service: TrainerService) -> FastAPI:
     return app
 
 
-def bootstrap(settings: Settings, bus: Bus, store: FileStore, secret: bytes) -> TrainerService:
+def bootstrap(
+    settings: TrainerSettings, bus: Bus, store: FileStore, secret: bytes
+) -> TrainerService:
     return TrainerService(settings, bus, store, secret)

@@ -1,5 +1,8 @@
 """Runs one training in a child process, so the CPU-bound work never blocks the event loop
-(the broker connection keeps its heartbeats) and a cancel or time-out can simply kill it."""
+(the broker connection keeps its heartbeats) and a runaway training can simply be killed.
+
+A cancel, or the time budget running out, first asks the child to stop (SIGUSR1): it wraps up
+with the best model found so far. Only if it has not done so in time is it killed."""
 
 from __future__ import annotations
 
@@ -8,8 +11,11 @@ import contextlib
 import ctypes
 import logging
 import multiprocessing
+import os
+import resource
 import signal
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +27,8 @@ log = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited loop or sockets
 
 ProgressCallback = Callable[[float, str], Awaitable[None]]
+STOP_SIGNAL = signal.SIGUSR1
+CANCEL_GRACE_S = 15.0  # after a cancel, how long the child may take to hand in its best model
 
 
 @dataclass
@@ -41,6 +49,7 @@ class TrainingSpec:
     time_budget_s: float
     algorithm: str = "auto"
     seed: int = 0
+    memory_mb: int = 0  # 0: three quarters of the machine's memory
 
 
 def hard_limit_s(time_budget_s: float) -> float:
@@ -53,11 +62,20 @@ class TrainingRun:
         self.spec = spec
         self._process: multiprocessing.process.BaseProcess | None = None
         self._cancelled = False
+        self._stop_asked_at: float | None = None
 
     def cancel(self) -> None:
+        """Stop soon, keeping the best model found so far (if any)."""
         self._cancelled = True
-        if self._process is not None and self._process.is_alive():
-            self._process.kill()
+        self._ask_to_stop()
+
+    def _ask_to_stop(self) -> None:
+        if self._stop_asked_at is not None:
+            return
+        self._stop_asked_at = time.monotonic()
+        if self._process is not None and self._process.pid and self._process.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._process.pid, STOP_SIGNAL)
 
     async def run(self, on_progress: ProgressCallback) -> Outcome:
         receiver, sender = _CONTEXT.Pipe(duplex=False)
@@ -73,11 +91,18 @@ class TrainingRun:
             receiver.close()
 
     async def _follow(self, receiver: Connection, on_progress: ProgressCallback) -> Outcome:
-        deadline = time.monotonic() + hard_limit_s(self.spec.time_budget_s)
+        started = time.monotonic()
+        budget_ends = started + self.spec.time_budget_s
+        deadline = started + hard_limit_s(self.spec.time_budget_s)
         while True:
-            if self._cancelled:
+            now = time.monotonic()
+            if self._cancelled and self._stop_asked_at is None:
+                self._ask_to_stop()  # cancelled before the child existed
+            if self._cancelled and now > min(deadline, self._stop_asked_at + CANCEL_GRACE_S):
                 return Outcome("cancelled")
-            if time.monotonic() > deadline:
+            if now > budget_ends:
+                self._ask_to_stop()
+            if now > deadline:
                 limit = int(self.spec.time_budget_s)
                 return Outcome(
                     "failed",
@@ -118,6 +143,8 @@ def _child_main(sender: Connection, spec: TrainingSpec) -> None:
     from services.trainer.domain.training import train_model
 
     _die_with_parent()
+    stop = _stop_on_signal()
+    _limit_memory(spec.memory_mb)
     try:
         store = FileStore(Path(spec.data_dir), spec.secret)
         sender.send(("progress", 0.01, "Reading your data"))
@@ -136,6 +163,7 @@ def _child_main(sender: Connection, spec: TrainingSpec) -> None:
             progress=lambda fraction, stage: sender.send(("progress", fraction, stage)),
             seed=spec.seed,
             algorithm=spec.algorithm,
+            should_stop=stop.is_set,
         )
         store.save_model(spec.model_path, result.bundle)
         fields = _result_fields(result)
@@ -171,6 +199,23 @@ def _die_with_parent() -> None:
         return
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
+def _stop_on_signal() -> threading.Event:
+    """An event set when the parent asks the training to wrap up."""
+    stop = threading.Event()
+    signal.signal(STOP_SIGNAL, lambda *_: stop.set())
+    return stop
+
+
+def _limit_memory(memory_mb: int) -> None:
+    """Cap the child's address space, so a file too big for the machine ends in a plain
+    "not enough memory" error instead of the kernel killing a random process."""
+    import psutil
+
+    limit = memory_mb * 2**20 if memory_mb else int(psutil.virtual_memory().total * 0.75)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def _result_fields(result: Any) -> dict[str, Any]:

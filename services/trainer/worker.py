@@ -44,7 +44,9 @@ class Trainer:
         secret: bytes,
         worker_name: str,
         progress_every_s: float = 0.5,
+        memory_mb: int = 0,
     ):
+        self._memory_mb = memory_mb
         self._bus, self._store, self._secret = bus, store, secret
         self._worker = worker_name
         self._progress_every = progress_every_s
@@ -108,6 +110,7 @@ class Trainer:
             target=event.target,
             time_budget_s=float(event.time_budget_s),
             algorithm=event.algorithm,
+            memory_mb=self._memory_mb,
         )
         run = TrainingRun(spec)
         self._running[event.job_id] = run
@@ -142,7 +145,7 @@ class Trainer:
 
     async def _announce(self, event: TrainingRequested, outcome: Outcome) -> None:
         job = event.job_id
-        if outcome.status == "cancelled" or job in self._cancelled:
+        if outcome.status == "cancelled":
             self._store.delete(model_path(event.model_id))
             await self._bus.publish(TrainingCancelled(correlation_id=job, job_id=job))
         elif outcome.status == "failed":
@@ -152,7 +155,7 @@ class Trainer:
                     correlation_id=job, job_id=job, error=outcome.error, code=outcome.code
                 )
             )
-        else:
+        else:  # also after a cancel: the best model found until then
             succeeded = TrainingSucceeded(
                 correlation_id=job,
                 job_id=job,

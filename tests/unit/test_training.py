@@ -15,7 +15,6 @@ from services.common.data import ModelBundle
 from services.common.data.features import DateTimeParts, ToString
 from services.common.errors import BadInput, Unprocessable
 from services.trainer.domain import TrainingResult, train_model
-from services.trainer.domain.pipeline import build_pipeline, fit_within
 
 N = 300
 
@@ -54,6 +53,7 @@ def test_learnable_signal_beats_the_simple_guess(churn: TrainingResult) -> None:
     assert churn.score_name == "balanced_accuracy"
     assert churn.score == metrics["balanced_accuracy"] > 0.8
     assert metrics["confusion_matrix"]["labels"] == ["no", "yes"]
+    # Graded on the 20% of rows kept out of the whole search.
     assert np.asarray(metrics["confusion_matrix"]["matrix"]).sum() == N // 5
     assert 0.5 < metrics["roc_auc"] <= 1
     assert churn.summary.startswith("Right about ")
@@ -68,7 +68,8 @@ def test_result_is_json_safe(churn: TrainingResult) -> None:
 
 def test_leaderboard_and_importance_use_original_columns(churn: TrainingResult) -> None:
     assert churn.leaderboard[0]["algorithm"] == churn.algorithm
-    assert churn.leaderboard[0]["score"] == churn.score
+    assert len({row["algorithm"] for row in churn.leaderboard}) >= 4  # several kinds tried
+    assert all(row["fit_seconds"] >= 0 and "settings" in row for row in churn.leaderboard)
     names = [f["feature"] for f in churn.feature_importance]
     assert sorted(names) == ["age", "plan", "signup", "spend"]  # the ID is left out
     assert set(names[:2]) == {"plan", "spend"}
@@ -216,15 +217,3 @@ def test_transformers_name_their_outputs() -> None:
     text = ToString().fit(X[["c"]])
     assert text.transform(X[["c"]])[:, 0].tolist() == ["x", "3"]
     assert text.get_feature_names_out().tolist() == ["c"]
-
-
-def test_fitting_stops_when_time_is_up() -> None:
-    df = churn_data(n=200)
-    features = [{"name": "spend", "kind": "numeric"}, {"name": "plan", "kind": "categorical"}]
-    y = df["churn"].to_numpy(dtype=object)
-    pipeline = build_pipeline(
-        features, "classification", "gradient_boosting", y=y, seed=0, max_iter=300
-    )
-    fit_within(pipeline, df, y, seconds=0)
-    assert pipeline.steps[-1][1].n_iter_ == 25  # one batch of boosting rounds, then stop
-    assert len(pipeline.predict(df)) == len(df)

@@ -28,6 +28,7 @@ from services.gateway.schemas import JobRequest, UserSettings
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
+STOPPED_EARLY = "Stopped early; the best model found until then was kept"
 
 
 def check_target(store: FileStore, dataset: DatasetRow, target: str | None) -> None:
@@ -135,8 +136,9 @@ def record_succeeded(session: Session, store: FileStore, event: TrainingSucceede
     job = _locked(session, event.job_id)
     if job is None or session.get(ModelRow, event.model_id) is not None:
         return  # unknown job, or a redelivered success already recorded: one model per job
-    if job.status == "cancelled":
-        store.delete(event.model_path)
+    stopped_early = job.status == "cancelled"
+    if stopped_early and job.started_at is None:
+        store.delete(event.model_path)  # cancelled before it began: nothing is kept
         store.delete(event.model_path + ".sig")
         return
     session.add(
@@ -166,6 +168,10 @@ def record_succeeded(session: Session, store: FileStore, event: TrainingSucceede
         )
     )
     job.model_id = event.model_id
+    if stopped_early:  # a cancelled training hands in the best model it had found
+        job.stage = STOPPED_EARLY
+        note(session, "model", f"{STOPPED_EARLY}.", event.model_id)
+        return
     _finish(job, "succeeded", "Finished")
     note(session, *describe(event), event.model_id)  # type: ignore[misc]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,7 +27,8 @@ from services.trainer.domain.preparation import categorical_mask, preparer
 
 CV_MAX_ROWS = 10_000  # up to here, 5-fold cross-validation; beyond, one 20% hold-out
 FOLDS = 5
-HOLDOUT = 0.2
+HOLDOUT = 0.2  # of the rows for the exam, and of the rest for checking large data
+EXAM_MIN_ROWS = 50  # below this, the out-of-fold answers must serve as the grade
 KEEP_MODELS = 8  # the best trials keep their fitted models, for blending and as a fallback
 PATIENCE = 6  # drawn trials without improvement before more time is judged not to help
 MIN_GAIN = 1e-4
@@ -50,10 +52,15 @@ class Trial:
 
 @dataclass
 class Plan:
-    """How trials are judged: which rows each fold learns from and which it is checked on."""
+    """How trials are judged: which rows each fold learns from and which it is checked on.
+
+    The exam rows are kept out of the whole search: the blend chosen by looking at the checked
+    rows is then graded on rows nobody looked at, so the score we report is an honest one.
+    """
 
     folds: list[tuple[np.ndarray, np.ndarray]]
-    checked: np.ndarray  # rows with an out-of-fold answer (all rows under cross-validation)
+    checked: np.ndarray  # rows with an out-of-fold answer
+    exam: np.ndarray  # rows for the final, honest grade (empty for very small data)
 
     @property
     def cross_validated(self) -> bool:
@@ -70,6 +77,7 @@ class Search:
     seed: int
     classes: np.ndarray | None = None
     trials: list[Trial] = field(default_factory=list)
+    ended: str = ""  # why the search ended: no_gain, out_of_time or asked_to_stop
 
     def __post_init__(self):
         self.rng = np.random.default_rng(self.seed)
@@ -97,10 +105,17 @@ class Search:
         queue = portfolio(self.names, self.task, self.context.rows)
         expected = len(queue) + PATIENCE
         since_best = skipped = 0
-        while not should_stop() and skipped < MAX_SKIPPED:
+        self.ended = "out_of_time"
+        while True:
+            if should_stop():
+                self.ended = "asked_to_stop"
+                break
+            if skipped >= MAX_SKIPPED:
+                break
             if not queue:
                 if since_best >= PATIENCE:
-                    break  # more time would not help
+                    self.ended = "no_gain"  # more time would not help
+                    break
                 queue.append(self._draw())
             family, params = queue.pop(0)
             if self._tried(family, params):
@@ -244,6 +259,23 @@ class Search:
 
 
 def make_plan(y: np.ndarray, task: str, seed: int) -> Plan:
+    """Set the exam rows aside, then cross-validate on the rest, or hold out a slice of it."""
+    everything = np.arange(len(y))
+    if len(y) < EXAM_MIN_ROWS or (task == CLASSIFICATION and min(Counter(y).values()) < 5):
+        searched, exam = everything, everything[:0]  # too few rows (of some label) to spare
+    else:
+        searched, exam = _split(everything, y, task, seed)
+    plan = _search_plan(y[searched], task, seed)
+    return Plan([(searched[a], searched[b]) for a, b in plan.folds], searched[plan.checked], exam)
+
+
+def _split(index: np.ndarray, y: np.ndarray, task: str, seed: int):
+    stratify = y if task == CLASSIFICATION else None
+    a, b = train_test_split(index, test_size=HOLDOUT, random_state=seed, stratify=stratify)
+    return np.sort(a), np.sort(b)
+
+
+def _search_plan(y: np.ndarray, task: str, seed: int) -> Plan:
     rows = len(y)
     stratify = task == CLASSIFICATION
     if rows <= CV_MAX_ROWS:
@@ -255,9 +287,6 @@ def make_plan(y: np.ndarray, task: str, seed: int) -> Plan:
             else KFold(n, shuffle=True, random_state=seed)
         )
         folds = [(a, b) for a, b in splitter.split(np.zeros(rows), y)]
-        return Plan(folds, np.arange(rows))
-    index = np.arange(rows)
-    train, check = train_test_split(
-        index, test_size=HOLDOUT, random_state=seed, stratify=y if stratify else None
-    )
-    return Plan([(np.sort(train), np.sort(check))], np.sort(check))
+        return Plan(folds, np.arange(rows), np.arange(0))
+    train, check = _split(np.arange(rows), y, task, seed)
+    return Plan([(train, check)], check, np.arange(0))

@@ -124,11 +124,13 @@ class _Training:
         self.step(0.8, "Combining the best models")
         members = select(search)
         model, refitted = self._final_model(search, members, stopped)
+        self.step(0.88, "Checking how good it is")
+        rows, answers, graded = self._grade(search, members)
         self.step(0.9, "Working out which columns matter most")
-        importance = self._importance(search, members, stopped)
+        importance = self._importance(search, graded, rows, stopped)
         self.step(0.97, "Finishing up")
         notes += _search_notes(search, members, refitted, stopped)
-        result = _result(search, members, model, profile, X, importance, notes)
+        result = _result(search, members, model, profile, X, importance, notes, rows, answers)
         self.step(1.0, "Finishing up")
         return result
 
@@ -145,29 +147,41 @@ class _Training:
             self.step(0.82, "Training the final model on all your rows")
             refitted = [search.refit(trial) for trial, _ in members]
             return self._blend(search, refitted, [w for _, w in members]), True
+        return self._fold_blend(search, members), False
+
+    def _fold_blend(self, search: Search, members) -> Blend:
+        """The members' fold models averaged: a model that never saw the exam rows."""
         pipelines, weights = [], []
         for trial, weight in members:
             pipelines += trial.models
             weights += [weight / len(trial.models)] * len(trial.models)
-        return self._blend(search, pipelines, weights), False
+        return self._blend(search, pipelines, weights)
+
+    def _grade(self, search: Search, members) -> tuple[np.ndarray, np.ndarray, Blend]:
+        """(rows, answers, model) for the honest grade: exam rows, answered by a model that
+        never saw them. Without exam rows, the blend's out-of-fold answers must do."""
+        graded = self._fold_blend(search, members)
+        exam = search.plan.exam
+        if len(exam):
+            return exam, _answers(graded, search.X.iloc[exam], search.task), graded
+        return search.plan.checked, blended_answers(search, members), graded
 
     def _blend(self, search: Search, pipelines, weights) -> Blend:
         classes = search.classes if search.task == CLASSIFICATION else None
         return Blend(pipelines, weights, classes, search.weights)
 
-    def _importance(self, search: Search, members, stopped: bool) -> list[dict]:
-        """How much shuffling each column hurts, on the first fold's unseen rows."""
-        fold = self._blend(search, [t.models[0] for t, _ in members], [w for _, w in members])
-        check = search.plan.folds[0][1][:IMPORTANCE_ROWS]
-        X, y = search.X.iloc[check], search.y[check]
+    def _importance(self, search: Search, graded: Blend, rows, stopped: bool) -> list[dict]:
+        """How much shuffling each column hurts the grade."""
+        rows = rows[:IMPORTANCE_ROWS]
+        X, y = search.X.iloc[rows], search.y[rows]
         began = time.monotonic()
-        fold.predict(X)
+        graded.predict(X)
         one_pass = time.monotonic() - began
-        repeats = 3 if not stopped else 1
+        repeats = 1 if stopped else 3
         while repeats and one_pass * len(X.columns) * repeats > self.left(1.0) * 0.5:
             repeats -= 1
         return scoring.importance(
-            fold, X, y, scorer=_scorer(search), seed=self.seed, repeats=repeats
+            graded, X, y, scorer=_scorer(search), seed=self.seed, repeats=repeats
         )
 
 
@@ -198,10 +212,8 @@ def _search_notes(search: Search, members, refitted: bool, stopped: bool) -> lis
     return notes
 
 
-def _result(search: Search, members, model: Blend, profile, X, importance, notes):
-    task, rows = search.task, search.plan.checked
-    answers = blended_answers(search, members)
-    y_true = search.y[rows]
+def _result(search: Search, members, model: Blend, profile, X, importance, notes, rows, answers):
+    task, y_true = search.task, search.y[rows]
     if task == CLASSIFICATION:
         y_pred = objective.decide(search.classes, answers, search.weights)
         metrics = scoring.classification_metrics(y_true, y_pred, answers, search.classes, search.y)
