@@ -324,6 +324,8 @@
     if (job && job.status === 'failed') {
       kind = 'error';
       text = 'Training did not finish. ' + (job.error || 'Please try again.');
+    } else if (job && job.status === 'cancelled' && job.model_id) {
+      [kind, text] = ['info', 'Training was stopped early. The best model it had found is below.'];
     } else if (job && JOB_NOTES[job.status] && !(job.status === 'succeeded' && !state.model)) {
       [kind, text] = JOB_NOTES[job.status];
     }
@@ -370,8 +372,22 @@
       return;
     }
     stopPolling();
-    if (job.status === 'succeeded' && job.model_id) loadModel(job.model_id, true);
+    if (job.model_id) loadModel(job.model_id, true);   // succeeded, or stopped early with a model
+    else if (job.status === 'cancelled' && job.started_at) watchForKeptModel(job.id);
     renderSteps();
+  }
+
+  /** A training stopped mid-way hands in its best model a few seconds later: look for it. */
+  async function watchForKeptModel(id, attempt = 1) {
+    if (attempt > 20 || !state.job || state.job.id !== id || state.job.model_id) return;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    try {
+      const job = await api('GET', `/api/jobs/${encodeURIComponent(id)}`);
+      if (job.model_id) return applyJob(job);
+    } catch (err) {
+      if (err.status === 404) return;
+    }
+    watchForKeptModel(id, attempt + 1);
   }
 
   async function pollJob() {

@@ -77,9 +77,8 @@ class Job(BaseModel):
     def of(cls, row: JobRow) -> Job:
         job = cls.model_validate(row, from_attributes=True)
         # The model id is reserved up front, but a Job names its model only once it exists.
-        return job.model_copy(
-            update={"model_id": row.model_id if row.status == "succeeded" else None}
-        )
+        exists = row.status == "succeeded" or row.stage == STOPPED_EARLY
+        return job.model_copy(update={"model_id": row.model_id if exists else None})
 
 
 class JobList(BaseModel):
@@ -141,6 +140,9 @@ class PredictResponse(BaseModel):
     # Added after the first release: None when an older predictor answers.
     confidence: list[Literal["high", "medium", "low"]] | None = None
     unusual: list[Unusual] | None = None
+
+
+STOPPED_EARLY = "Stopped early; the best model found until then was kept"  # a job's stage
 
 
 class UserSettings(BaseModel):

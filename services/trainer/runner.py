@@ -90,6 +90,15 @@ class TrainingRun:
             await asyncio.to_thread(self._process.join, 5)
             receiver.close()
 
+    def _timed_out(self) -> Outcome:
+        limit = int(self.spec.time_budget_s)
+        return Outcome(
+            "failed",
+            error=f"Training did not finish within its time limit of {limit} seconds. "
+            "Try a longer time limit or a smaller file.",
+            code="timed_out",
+        )
+
     async def _follow(self, receiver: Connection, on_progress: ProgressCallback) -> Outcome:
         started = time.monotonic()
         budget_ends = started + self.spec.time_budget_s
@@ -103,13 +112,7 @@ class TrainingRun:
             if now > budget_ends:
                 self._ask_to_stop()
             if now > deadline:
-                limit = int(self.spec.time_budget_s)
-                return Outcome(
-                    "failed",
-                    error=f"Training did not finish within its time limit of {limit} seconds. "
-                    "Try a longer time limit or a smaller file.",
-                    code="timed_out",
-                )
+                return self._timed_out()
             try:
                 ready = await asyncio.to_thread(receiver.poll, 0.25)
                 message = receiver.recv() if ready else None
@@ -124,6 +127,8 @@ class TrainingRun:
                 return Outcome("succeeded", result=message[1])
             elif kind == "error":
                 return Outcome("failed", error=message[1], code=message[2])
+            elif kind == "stopped":  # before a single model was finished
+                return Outcome("cancelled") if self._cancelled else self._timed_out()
             else:
                 if self._cancelled:
                     return Outcome("cancelled")
@@ -140,7 +145,7 @@ def _child_main(sender: Connection, spec: TrainingSpec) -> None:
     from services.common.data.reading import read_csv
     from services.common.errors import AppError
     from services.common.storage import FileStore
-    from services.trainer.domain.training import train_model
+    from services.trainer.domain.training import StoppedBeforeAnyModel, train_model
 
     _die_with_parent()
     stop = _stop_on_signal()
@@ -169,6 +174,8 @@ def _child_main(sender: Connection, spec: TrainingSpec) -> None:
         fields = _result_fields(result)
         fields["training_seconds"] = round(time.monotonic() - started, 2)
         sender.send(("done", fields))
+    except StoppedBeforeAnyModel:
+        sender.send(("stopped",))
     except AppError as exc:
         sender.send(("error", exc.detail, exc.code))
     except MemoryError:

@@ -12,6 +12,7 @@ from services.common.storage import FileStore
 from services.gateway.adapters.database import Database, make_engine, migrate
 from services.gateway.adapters.orm import JobRow, ModelRow, utcnow
 from services.gateway.handlers import jobs
+from services.gateway.schemas import Job
 from tests.support import training_succeeded
 
 
@@ -81,3 +82,28 @@ def test_orphaned_running_jobs_wait_again_or_fail(db: Database) -> None:
         assert jobs.get(s, "claimed").status == "running"
         # Recently active jobs are left alone even when unclaimed (their trainer just started).
         assert jobs.requeue_orphans(s, set(), utcnow() - timedelta(seconds=60), 5) == []
+
+
+def test_a_job_stopped_mid_training_keeps_the_model_it_hands_in(
+    db: Database, tmp_path: Path
+) -> None:
+    add_job(db, "started", "running")
+    add_job(db, "never", "queued")
+    store = FileStore(tmp_path / "files", b"k" * 32)
+    with db.unit_of_work() as s:
+        jobs.record_started(s, TrainingStarted(job_id="started", worker="w"))
+        jobs.cancel(s, "started")
+        jobs.cancel(s, "never")
+    for job_id in ("started", "never"):
+        path = f"models/m-{job_id}.joblib"
+        store.write_bytes(path, b"model")
+        with db.unit_of_work() as s:
+            event = training_succeeded(job_id=job_id, model_id=f"m-{job_id}", model_path=path)
+            jobs.record_succeeded(s, store, event)
+    with db.unit_of_work() as s:
+        kept = Job.of(jobs.get(s, "started"))
+        assert kept.status == "cancelled" and kept.model_id == "m-started"
+        assert kept.stage.startswith("Stopped early")
+        assert Job.of(jobs.get(s, "never")).model_id is None  # cancelled before it began
+        assert [m.id for m in s.query(ModelRow)] == ["m-started"]
+    assert not store.exists("models/m-never.joblib")

@@ -24,11 +24,10 @@ from services.common.storage import FileStore
 from services.gateway.adapters.orm import DatasetRow, JobRow, ModelRow, utcnow
 from services.gateway.handlers import datasets
 from services.gateway.handlers.activity import announce, describe, note
-from services.gateway.schemas import JobRequest, UserSettings
+from services.gateway.schemas import STOPPED_EARLY, JobRequest, UserSettings
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
-STOPPED_EARLY = "Stopped early; the best model found until then was kept"
 
 
 def check_target(store: FileStore, dataset: DatasetRow, target: str | None) -> None:

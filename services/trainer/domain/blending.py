@@ -46,3 +46,23 @@ def blended_answers(search: Search, members: list[tuple[Trial, float]]) -> np.nd
     """The blend's out-of-fold answers for the checked rows."""
     rows = search.plan.checked
     return sum(weight * trial.answers[rows] for trial, weight in members)
+
+
+STRENGTHS = (1.0, 0.75, 0.5, 0.25, 0.0)  # first wins a tie: the rule balanced accuracy favours
+
+
+def decision_weights(search: Search, members: list[tuple[Trial, float]]) -> np.ndarray | None:
+    """How strongly the blend should favour rare labels, chosen on the out-of-fold answers.
+
+    Full strength (weights 1 / share) is what maximises balanced accuracy when probabilities are
+    right; with few distinct rows they are rough, and a milder push can do better.
+    """
+    if search.weights is None:
+        return None
+    rows = search.plan.checked
+    y, answers = search.y[rows], blended_answers(search, members)
+    scores = [
+        objective.headline(search.task, y, answers, search.weights**s, search.classes)
+        for s in STRENGTHS
+    ]
+    return search.weights ** STRENGTHS[int(np.argmax(scores))]

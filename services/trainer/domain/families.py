@@ -26,7 +26,8 @@ from services.common.algorithms import FAMILIES
 from services.trainer.domain.preparation import SCALED, TREES
 
 CLASSIFICATION = "classification"
-EARLY_STOPPING_ROWS = 1_000  # below this, holding out a validation slice costs more than it saves
+EARLY_STOPPING_ROWS = 1_000
+SMALL_ROWS = 1_000  # below this, holding out a validation slice costs more than it saves
 NEIGHBOURS_MAX_ROWS = 20_000  # beyond this, answering by nearest rows is slow and rarely best
 THREADED_ROWS = 20_000  # below this, one thread per forest is faster than sharing two cores
 FOREST_TREES = 100  # most of the gain of more trees at a fraction of the time
@@ -74,7 +75,8 @@ def _boosting(p: dict, ctx: Context):
         min_samples_leaf=int(np.clip(ctx.rows // 20, 2, p["min_samples_leaf"])),
         l2_regularization=p["l2"],
         max_features=p["max_features"],
-        max_iter=p["max_iter"] if early else p["max_iter"] // 2,
+        # Without early stopping (small data) fewer rounds: they would mostly learn noise.
+        max_iter=p["max_iter"] if early else p["max_iter"] // 4,
         early_stopping=early,
         n_iter_no_change=20,
         categorical_features=ctx.categorical,
@@ -118,7 +120,8 @@ def _forest(extra: bool):
         else:
             cls = ExtraTreesRegressor if extra else RandomForestRegressor
         return cls(
-            n_estimators=p["trees"],
+            # Small data: half the trees, as few rows give the extra trees little to add.
+            n_estimators=p["trees"] if ctx.rows >= SMALL_ROWS else p["trees"] // 2,
             max_features=p["max_features"],
             min_samples_leaf=p["min_samples_leaf"],
             n_jobs=1 if ctx.rows < THREADED_ROWS else -1,

@@ -9,10 +9,12 @@ exists from the first finished trial on, whatever stops the search.
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +22,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from services.trainer.domain import objective
 from services.trainer.domain.families import CLASSIFICATION, Context, Family, portfolio
@@ -30,7 +33,7 @@ FOLDS = 5
 HOLDOUT = 0.2  # of the rows for the exam, and of the rest for checking large data
 EXAM_MIN_ROWS = 50  # below this, the out-of-fold answers must serve as the grade
 KEEP_MODELS = 8  # the best trials keep their fitted models, for blending and as a fallback
-PATIENCE = 6  # drawn trials without improvement before more time is judged not to help
+PATIENCE = 5  # drawn trials without improvement before more time is judged not to help
 MIN_GAIN = 1e-4
 MAX_SKIPPED = 30  # settings in a row judged too slow: the time left fits nothing more
 
@@ -102,6 +105,14 @@ class Search:
 
         report(trials done, trials expected, latest trial) after each trial.
         """
+        workers = min(os.cpu_count() or 1, len(self.plan.folds))
+        with ThreadPoolExecutor(workers) as self._pool, warnings.catch_warnings():
+            self._workers = workers
+            # Too few iterations to converge on a hard fold is still a usable answer.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self._run(deadline, should_stop, report)
+
+    def _run(self, deadline: float, should_stop: Callable[[], bool], report: Callable) -> None:
         queue = portfolio(self.names, self.task, self.context.rows)
         expected = len(queue) + PATIENCE
         since_best = skipped = 0
@@ -147,19 +158,22 @@ class Search:
 
     # -- one trial -----------------------------------------------------------------------
     def _try(self, family: Family, params: dict, deadline: float) -> Trial | None:
-        """Fit and check the settings on every fold; None if the deadline passes meanwhile."""
+        """Fit and check the settings on every fold; None if the deadline passes meanwhile.
+
+        Folds are fitted side by side on the machine's cores, a batch at a time.
+        """
         began = time.monotonic()
         answers = self._empty_answers()
         models = []
-        for index, (train, check) in enumerate(self.plan.folds):
-            prepare, X_train, X_check = self._prepared_fold(family.prep, index)
-            model = family.build(params, self.context)
-            with warnings.catch_warnings():
-                # Too few iterations to converge on a hard fold is still a usable answer.
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(X_train, self.y[train])
-            answers[check] = self._answer(model, X_check)
-            models.append(Pipeline([("prepare", prepare), ("model", model)]))
+        folds = list(range(len(self.plan.folds)))
+        for index in folds:
+            self._prepared_fold(family.prep, index)  # once, before any thread reads them
+        for start in range(0, len(folds), self._workers):
+            batch = folds[start : start + self._workers]
+            fitted = self._pool.map(lambda i: self._fit_fold(family, params, i), batch)
+            for index, (pipeline, answer) in zip(batch, fitted, strict=True):
+                answers[self.plan.folds[index][1]] = answer
+                models.append(pipeline)
             if time.monotonic() > deadline:
                 return None
         seconds = time.monotonic() - began
@@ -172,6 +186,16 @@ class Search:
         self.trials.append(trial)
         self._keep_only_best_models()
         return trial
+
+    def _fit_fold(self, family: Family, params: dict, index: int) -> tuple[Pipeline, np.ndarray]:
+        train, _ = self.plan.folds[index]
+        prepare, X_train, X_check = self._prepared[(family.prep, index)]
+        model = family.build(params, self.context)
+        # The OpenMP thread limit is per thread: folds fitted side by side must each keep to
+        # one, or they fight over the cores (and OpenMP's busy-waiting makes that very slow).
+        with threadpool_limits(limits=1 if self._workers > 1 else None, user_api="openmp"):
+            model.fit(X_train, self.y[train])
+        return Pipeline([("prepare", prepare), ("model", model)]), self._answer(model, X_check)
 
     def _answer(self, model, X) -> np.ndarray:
         if self.task != CLASSIFICATION:

@@ -22,7 +22,7 @@ from services.common.data.ensemble import Blend
 from services.common.data.profiling import DatasetProfile, profile_dataset
 from services.common.errors import BadInput
 from services.trainer.domain import objective, scoring
-from services.trainer.domain.blending import blended_answers, select
+from services.trainer.domain.blending import blended_answers, decision_weights, select
 from services.trainer.domain.families import CLASSIFICATION
 from services.trainer.domain.search import Search, Trial
 
@@ -57,6 +57,10 @@ class TrainingResult:
     features: list[dict]
     rows_used: int
     notes: list[str] = field(default_factory=list)
+
+
+class StoppedBeforeAnyModel(Exception):
+    """Asked to stop before a single model was finished: there is nothing to keep."""
 
 
 class _Steps:
@@ -107,6 +111,7 @@ class _Training:
     def __init__(self, budget: float, step: _Steps, seed: int, should_stop: Callable[[], bool]):
         self.started = time.monotonic()
         self.budget, self.step, self.seed, self.should_stop = budget, step, seed, should_stop
+        self.decision: np.ndarray | None = None  # per label, set once the blend is chosen
 
     def left(self, share: float) -> float:
         """Seconds until share of the budget is used."""
@@ -121,8 +126,11 @@ class _Training:
         self.step(0.1, "Trying different kinds of model")
         search.run(time.monotonic() + self.left(SEARCH_SHARE), self.should_stop, self._searching)
         stopped = self.should_stop()
+        if not search.trials:
+            raise StoppedBeforeAnyModel()
         self.step(0.8, "Combining the best models")
         members = select(search)
+        self.decision = decision_weights(search, members)
         model, refitted = self._final_model(search, members, stopped)
         self.step(0.88, "Checking how good it is")
         rows, answers, graded = self._grade(search, members)
@@ -168,7 +176,7 @@ class _Training:
 
     def _blend(self, search: Search, pipelines, weights) -> Blend:
         classes = search.classes if search.task == CLASSIFICATION else None
-        return Blend(pipelines, weights, classes, search.weights)
+        return Blend(pipelines, weights, classes, self.decision)
 
     def _importance(self, search: Search, graded: Blend, rows, stopped: bool) -> list[dict]:
         """How much shuffling each column hurts the grade."""
@@ -181,14 +189,14 @@ class _Training:
         while repeats and one_pass * len(X.columns) * repeats > self.left(1.0) * 0.5:
             repeats -= 1
         return scoring.importance(
-            graded, X, y, scorer=_scorer(search), seed=self.seed, repeats=repeats
+            graded, X, y, scorer=_scorer(search, self.decision), seed=self.seed, repeats=repeats
         )
 
 
-def _scorer(search: Search):
+def _scorer(search: Search, decision):
     def score(model, X, y) -> float:
         return objective.headline(
-            search.task, y, _answers(model, X, search.task), search.weights, search.classes
+            search.task, y, _answers(model, X, search.task), decision, search.classes
         )
 
     return score
@@ -215,7 +223,7 @@ def _search_notes(search: Search, members, refitted: bool, stopped: bool) -> lis
 def _result(search: Search, members, model: Blend, profile, X, importance, notes, rows, answers):
     task, y_true = search.task, search.y[rows]
     if task == CLASSIFICATION:
-        y_pred = objective.decide(search.classes, answers, search.weights)
+        y_pred = objective.decide(search.classes, answers, model.decision_weights)
         metrics = scoring.classification_metrics(y_true, y_pred, answers, search.classes, search.y)
         score, classes = metrics["balanced_accuracy"], [scoring.plain(c) for c in search.classes]
     else:
