@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from joblib import parallel_config
 from threadpoolctl import threadpool_limits
 
 from services.common.algorithms import AUTO, FAMILIES
@@ -91,7 +92,9 @@ def train_model(
     """
     # On small data, threads cost more than they save, and a busy machine makes them erratic.
     threads = 1 if len(df) < SMALL_DATA_ROWS else None
-    with threadpool_limits(limits=threads, user_api="openmp"):
+    # Forests share the cores through joblib's threads; its default (process) backend is
+    # refused inside the trainer's daemon child and would fall back to one core.
+    with threadpool_limits(limits=threads, user_api="openmp"), parallel_config("threading"):
         return _Training(time_budget_s, _Steps(progress), seed, should_stop).run(
             df, target, _family_names(algorithm)
         )
@@ -153,7 +156,11 @@ class _Training:
         needed = sum(search.refit_seconds(trial) for trial, _ in members)
         if not stopped and needed <= self.left(FINISH_SHARE):
             self.step(0.82, "Training the final model on all your rows")
-            refitted = [search.refit(trial) for trial, _ in members]
+            refitted = []
+            for trial, _ in members:
+                if self.should_stop():  # asked to wrap up: the fold models are ready now
+                    return self._fold_blend(search, members), False
+                refitted.append(search.refit(trial))
             return self._blend(search, refitted, [w for _, w in members]), True
         return self._fold_blend(search, members), False
 
@@ -208,7 +215,8 @@ def _answers(model: Blend, X, task: str) -> np.ndarray:
 
 def _search_notes(search: Search, members, refitted: bool, stopped: bool) -> list[str]:
     families = {t.family.name for t in search.trials}
-    tried = f"We tried {len(search.trials)} models of {len(families)} kinds"
+    models, kinds = _count(len(search.trials), "model"), _count(len(families), "kind")
+    tried = f"We tried {models} of {kinds}"
     if len(members) > 1:
         notes = [f"{tried} and combined the best {len(members)}."]
     else:
@@ -218,6 +226,10 @@ def _search_notes(search: Search, members, refitted: bool, stopped: bool) -> lis
     if not refitted:
         notes.append("To save time, the final model was not retrained on every row at the end.")
     return notes
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _result(search: Search, members, model: Blend, profile, X, importance, notes, rows, answers):
