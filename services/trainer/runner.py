@@ -70,10 +70,11 @@ class TrainingRun:
         self._ask_to_stop()
 
     def _ask_to_stop(self) -> None:
-        if self._stop_asked_at is not None:
+        """Signal the child once; before it exists, _follow asks again as soon as it does."""
+        if self._stop_asked_at is not None or self._process is None or not self._process.pid:
             return
         self._stop_asked_at = time.monotonic()
-        if self._process is not None and self._process.pid and self._process.is_alive():
+        if self._process.is_alive():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._process.pid, STOP_SIGNAL)
 
@@ -107,7 +108,8 @@ class TrainingRun:
             now = time.monotonic()
             if self._cancelled and self._stop_asked_at is None:
                 self._ask_to_stop()  # cancelled before the child existed
-            if self._cancelled and now > min(deadline, self._stop_asked_at + CANCEL_GRACE_S):
+            asked = self._stop_asked_at if self._stop_asked_at is not None else now
+            if self._cancelled and now > min(deadline, asked + CANCEL_GRACE_S):
                 return Outcome("cancelled")
             if now > budget_ends:
                 self._ask_to_stop()

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import r2_score
 
+from services.trainer.domain.families import CLASSIFICATION
 from services.trainer.domain.scoring import balanced_accuracy
 
 LOG_LOSS_WEIGHT = 0.01
-CLASSIFICATION = "classification"
 
 
 def decision_weights(y: np.ndarray, classes: np.ndarray) -> np.ndarray:

@@ -65,10 +65,6 @@ class Plan:
     checked: np.ndarray  # rows with an out-of-fold answer
     exam: np.ndarray  # rows for the final, honest grade (empty for very small data)
 
-    @property
-    def cross_validated(self) -> bool:
-        return len(self.folds) > 1
-
 
 @dataclass
 class Search:
