@@ -3,40 +3,21 @@ the honest grade, and a stop that keeps the best model found so far."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from tests.support import churn_csv, delete_bus_namespace, eventually, running_product
+from tests.support import churn_csv, eventually
 from tests.unit.test_api import upload
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 STOPPED_EARLY = "Stopped early"
 
 
-@pytest.fixture(scope="module")
-def namespace(amqp_url: str) -> Iterator[str]:
-    name = f"it-train-{uuid.uuid4().hex[:8]}"
-    yield name
-    asyncio.run(delete_bus_namespace(amqp_url, name))
-
-
 @pytest.fixture
-async def api(
-    tmp_path: Path, amqp_url: str, postgres_url: str, namespace: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_product(
-        data_dir=tmp_path,
-        broker_url=amqp_url,
-        database_url=postgres_url,
-        bus_namespace=namespace,
-        heartbeat_interval_s=0.5,
-        metrics_interval_s=0.5,
-    ) as client:
+async def api(product_on_infra) -> AsyncIterator[httpx.AsyncClient]:
+    async with product_on_infra() as client:
         yield client
 
 
