@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from services.common.web import install_common
+from services.common.web import error_response, install_common
 from services.gateway.entrypoints import datasets, jobs, models, system
 
 if TYPE_CHECKING:
     from services.gateway.bootstrap import Gateway
+
+# The charts on the Monitoring page use the plotly.js shipped inside the `plotly` package, so the
+# dashboard needs neither a CDN nor a copy of third-party JavaScript in the repository.
+PLOTLY_JS = ("plotly", "package_data/plotly.min.js")
+VENDOR_HEADERS = {"Cache-Control": "public, max-age=86400"}
+JAVASCRIPT = "text/javascript; charset=utf-8"
+
+
+def vendor_file(package: str, path: str) -> Path | None:
+    """A data file shipped inside an installed package, or None when it is not there."""
+    try:
+        found = resources.files(package).joinpath(path)
+    except ModuleNotFoundError:
+        return None
+    return Path(str(found)) if found.is_file() else None
 
 
 def build_app(gateway: Gateway, frontend: Path) -> FastAPI:
@@ -26,6 +42,16 @@ def build_app(gateway: Gateway, frontend: Path) -> FastAPI:
     install_common(app, "gateway")
     for routes in (datasets, jobs, models, system):
         app.include_router(routes.router)
+
+    @app.get("/vendor/plotly.min.js", include_in_schema=False)
+    async def plotly_js() -> Response:
+        found = vendor_file(*PLOTLY_JS)
+        if found is None:
+            return error_response(
+                404, "The chart library is not installed on the server.", "not_found"
+            )
+        return FileResponse(found, media_type=JAVASCRIPT, headers=VENDOR_HEADERS)
+
     if frontend.is_dir():
         app.mount("/static", StaticFiles(directory=frontend), name="static")
 

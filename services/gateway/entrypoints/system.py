@@ -50,6 +50,18 @@ async def system(gw: GatewayDep) -> dict[str, Any]:
             name: gw.board.instances(name) for name in ("trainer", "predictor", "metrics")
         },
         "websocket_clients": gw.hub.client_count,
+        "setup": setup(gw),
+    }
+
+
+def setup(gw: Gateway) -> dict[str, Any]:
+    """Which database and message broker this gateway uses, and whether it sends emails: the
+    Architecture page names them, the Settings page says whether an email will come."""
+    url = gw.settings.resolved_database_url
+    return {
+        "database": "PostgreSQL" if url.startswith("postgres") else "SQLite",
+        "broker": "RabbitMQ" if gw.settings.broker_url.startswith("amqp") else "in-process",
+        "email": gw.settings.email_enabled,
     }
 
 
