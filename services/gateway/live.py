@@ -1,10 +1,12 @@
 """Live updates over WebSocket: every connected page gets each message; a slow page drops old
-messages rather than slowing the others. The server pings; the page answers with a pong."""
+messages rather than slowing the others. The server pings; the page answers with a pong. The page
+may ping too (`{"type": "ping", "id": n}`), to measure the round trip itself: it gets a pong."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -74,10 +76,17 @@ class LiveHub:
     async def _receive(self, client: _Client) -> None:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             while True:
-                incoming = await client.socket.receive_json()
-                if isinstance(incoming, dict) and incoming.get("type") == "pong":
+                try:
+                    incoming = json.loads(await client.socket.receive_text())
+                except ValueError:
+                    continue  # not JSON: ignore it rather than drop the page
+                kind = incoming.get("type") if isinstance(incoming, dict) else None
+                if kind == "pong":
                     client.last_pong = time.monotonic()
                     client.rtt_ms = round((client.last_pong - client.ping_sent) * 1000, 1)
+                elif kind == "ping":  # the page measuring the round trip; it proves it is alive
+                    client.last_pong = time.monotonic()
+                    client.offer(message("pong", {"id": incoming.get("id")}))
 
     async def _send(self, client: _Client) -> None:
         while True:

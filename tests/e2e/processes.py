@@ -48,9 +48,12 @@ class Service:
         return self.log.read_text(errors="replace")[-4000:]
 
 
-def start(command: str, env: dict[str, str], logs: Path, timeout: float = 60) -> Service:
-    """Run `mlops <command>` on a free port and wait until its /health answers."""
-    port = free_port()
+def start(
+    command: str, env: dict[str, str], logs: Path, timeout: float = 60, port: int | None = None
+) -> Service:
+    """Run `mlops <command>` on a free port (or the one given, to restart a service in place)
+    and wait until its /health answers."""
+    port = port or free_port()
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{command}-{port}.log"
     full_env = {

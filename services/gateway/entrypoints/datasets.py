@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -11,19 +12,24 @@ from services.gateway.entrypoints.deps import MULTIPART_DOC, GatewayDep, receive
 from services.gateway.handlers import datasets
 from services.gateway.schemas import Dataset, DatasetList, Preview
 
+if TYPE_CHECKING:
+    from services.gateway.bootstrap import Gateway
+
 router = APIRouter()
 
 
 @router.post("/api/datasets", status_code=201, response_model=Dataset, openapi_extra=MULTIPART_DOC)
 async def upload_dataset(request: Request, gw: GatewayDep) -> Dataset:
     upload = await receive_csv(request, gw)
+    return await register(gw, upload.path, upload.filename, upload.fields.get("target") or None)
+
+
+async def register(gw: Gateway, temp: Path, filename: str, target: str | None) -> Dataset:
+    """Keep a received CSV (a temporary file, moved in or removed) as a dataset and say so live."""
     try:
-        target = upload.fields.get("target") or None
-        row = await run(
-            gw, lambda s: datasets.register(s, gw.store, upload.path, upload.filename, target)
-        )
+        row = await run(gw, lambda s: datasets.register(s, gw.store, temp, filename, target))
     finally:
-        upload.path.unlink(missing_ok=True)  # gone already if it was kept
+        temp.unlink(missing_ok=True)  # gone already if it was kept
     gw.hub.broadcast(
         "activity",
         {"kind": "dataset", "message": f"'{row.name}' was uploaded.", "ref_id": row.id},
