@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from services.common.web import error_response, install_common
-from services.gateway.entrypoints import datasets, jobs, models, system
+from services.gateway.entrypoints import datasets, jobs, models, samples, system
 
 if TYPE_CHECKING:
     from services.gateway.bootstrap import Gateway
@@ -40,7 +40,7 @@ def build_app(gateway: Gateway, frontend: Path) -> FastAPI:
     )
     app.state.gateway = gateway
     install_common(app, "gateway")
-    for routes in (datasets, jobs, models, system):
+    for routes in (datasets, jobs, models, samples, system):
         app.include_router(routes.router)
 
     @app.get("/vendor/plotly.min.js", include_in_schema=False)
