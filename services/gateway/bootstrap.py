@@ -1,4 +1,5 @@
-"""Wires the gateway: database, files, bus, outbox, live hub, predictor client and the HTTP app."""
+"""Wires the gateway: database, files, bus, outbox, live hub, predictor client, emails, the
+clean-up of old data and the HTTP app."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from services.common.events import TRAINING_QUEUE, TRAINING_QUEUE_PATTERNS
 from services.common.storage import FileStore
 from services.gateway.adapters.database import Database, make_engine, migrate
 from services.gateway.adapters.predictor_client import PredictorClient
+from services.gateway.cleanup import Cleaner
 from services.gateway.consumers import Consumers
 from services.gateway.health import HealthBoard, overall
 from services.gateway.live import LiveHub
+from services.gateway.notify import Notifier
 from services.gateway.outbox import OutboxRelay
 from services.gateway.schemas import Health
 from services.gateway.settings import GatewaySettings
@@ -36,8 +39,12 @@ class Gateway:
         self.relay = OutboxRelay(self.db, bus)
         self.hub = LiveHub()
         self.board = HealthBoard(settings.heartbeat_interval_s)
+        self.notifier = Notifier(settings, self.db)
         self.consumers = Consumers(self)
         self.watchdog = JobWatchdog(self, settings.heartbeat_interval_s)
+        self.cleaner = Cleaner(
+            self.db, store, settings.cleanup_interval_s, settings.default_time_budget_s
+        )
         self.app = _create_app(self)
 
     async def start(self) -> None:
@@ -47,12 +54,19 @@ class Gateway:
         await self.consumers.start()
         await self.relay.start()
         await self.watchdog.start()
+        await self.cleaner.start()
 
     async def stop(self) -> None:
+        await self.cleaner.stop()
         await self.watchdog.stop()
+        await self.notifier.stop()
         await self.relay.stop()
         await self.predictor.close()
         self.db.engine.dispose()
+
+    def clean_up_now(self) -> None:
+        """Apply a just-saved clean-up setting at once instead of within the hour."""
+        self.cleaner.wake()
 
     async def health(self) -> Health:
         database = await asyncio.to_thread(self.db.ping)

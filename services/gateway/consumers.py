@@ -23,6 +23,7 @@ from services.common.events import (
 from services.gateway.adapters.orm import JobRow, ModelRow
 from services.gateway.handlers import jobs
 from services.gateway.handlers.activity import describe
+from services.gateway.notify import Notice
 from services.gateway.schemas import Job, Model
 
 if TYPE_CHECKING:
@@ -61,10 +62,15 @@ class Consumers:
         await self.gw.bus.consume_broadcast(LIVE, self.push)
 
     async def record(self, event: Event) -> None:
-        await asyncio.to_thread(self._record_blocking, event)
+        notice = await asyncio.to_thread(self._record_blocking, event)
         self.gw.relay.wake()
+        if notice is not None:  # committed: tell the person, without holding up this queue
+            self.gw.notifier.submit(notice)
 
-    def _record_blocking(self, event: Event) -> None:
+    def _record_blocking(self, event: Event) -> Notice | None:
+        """Record one update; the email to send once it is committed, if this update is the
+        one that finished the job (a redelivered event finds it finished and asks for none)."""
+        notifier = self.gw.notifier
         with self.gw.db.unit_of_work() as session:
             match event:
                 case TrainingStarted():
@@ -72,11 +78,14 @@ class Consumers:
                 case TrainingProgressed():
                     jobs.record_progress(session, event)
                 case TrainingSucceeded():
-                    jobs.record_succeeded(session, self.gw.store, event)
+                    if jobs.record_succeeded(session, self.gw.store, event):
+                        return notifier.for_success(session, event.model_id)
                 case TrainingFailed():
-                    jobs.record_failed(session, event)
+                    if jobs.record_failed(session, event):
+                        return notifier.for_failure(session, event.job_id)
                 case TrainingCancelled():
                     jobs.record_cancelled(session, event)
+        return None
 
     async def push(self, event: Event) -> None:
         hub = self.gw.hub

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from services.common.settings import Settings
 
@@ -16,6 +16,26 @@ class GatewaySettings(Settings):
     """Largest CSV upload accepted, in megabytes."""
     default_time_budget_s: int = Field(60, ge=5, le=3600)
     """Training time limit used when neither the request nor the saved settings give one."""
+    public_url: str = "http://localhost:8000"
+    """Address of the dashboard as people reach it; emails link to it. Empty: no link."""
+    smtp_host: str = ""
+    """Mail server that sends the "training finished" emails; empty switches email off."""
+    smtp_port: int = Field(25, ge=1, le=65535)
+    """Port of the mail server (25 plain, 587 usually with STARTTLS)."""
+    smtp_username: str = ""
+    """User name for the mail server; empty means no login."""
+    smtp_password: SecretStr = SecretStr("")
+    """Password for the mail server (never logged)."""
+    smtp_starttls: bool = False
+    """Switch the connection to TLS (STARTTLS) before logging in and sending."""
+    smtp_sender: str = "Prediction Studio <noreply@localhost>"
+    """The From address of the emails."""
+    smtp_timeout_s: float = Field(10.0, gt=0, le=120)
+    """How long to wait for the mail server before giving up on one email."""
+    notify_email: str = ""
+    """Who gets the emails, comma separated; empty switches email off."""
+    cleanup_interval_s: float = Field(3600.0, gt=0)
+    """How often old data is cleaned up, when the saved settings ask for it."""
 
     @property
     def resolved_database_url(self) -> str:
@@ -24,3 +44,11 @@ class GatewaySettings(Settings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def notify_recipients(self) -> list[str]:
+        return [address.strip() for address in self.notify_email.split(",") if address.strip()]
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_host.strip() and self.notify_recipients)

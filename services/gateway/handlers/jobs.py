@@ -131,15 +131,18 @@ def record_progress(session: Session, event: TrainingProgressed) -> None:
         job.progress, job.stage, job.eta_s = event.progress, event.stage[:255], event.eta_s
 
 
-def record_succeeded(session: Session, store: FileStore, event: TrainingSucceeded) -> None:
+def record_succeeded(session: Session, store: FileStore, event: TrainingSucceeded) -> bool:
+    """Record the model. True only for the call that moved the job from waiting or running
+    to succeeded: a redelivered event, or one for a job already over, answers False."""
     job = _locked(session, event.job_id)
     if job is None or session.get(ModelRow, event.model_id) is not None:
-        return  # unknown job, or a redelivered success already recorded: one model per job
+        return False  # unknown job, or a redelivered success already recorded: one model per job
+    was_active = job.status in ACTIVE
     stopped_early = job.status == "cancelled"
     if stopped_early and job.started_at is None:
         store.delete(event.model_path)  # cancelled before it began: nothing is kept
         store.delete(event.model_path + ".sig")
-        return
+        return False
     session.add(
         ModelRow(
             id=event.model_id,
@@ -170,17 +173,20 @@ def record_succeeded(session: Session, store: FileStore, event: TrainingSucceede
     if stopped_early:  # a cancelled training hands in the best model it had found
         job.stage = STOPPED_EARLY
         note(session, "model", f"{STOPPED_EARLY}.", event.model_id)
-        return
+        return False
     _finish(job, "succeeded", "Finished")
     note(session, *describe(event), event.model_id)  # type: ignore[misc]
+    return was_active
 
 
-def record_failed(session: Session, event: TrainingFailed) -> None:
+def record_failed(session: Session, event: TrainingFailed) -> bool:
+    """True only for the call that moved the job to failed (not for a redelivered event)."""
     job = _locked(session, event.job_id)
     if job is None or job.status in FINISHED:
-        return
+        return False
     _finish(job, "failed", "Stopped", error=event.error)
     note(session, *describe(event), job.id)  # type: ignore[misc]
+    return True
 
 
 def record_cancelled(session: Session, event: TrainingCancelled) -> None:
