@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export MLOPS_LOG_JSON ?= false
 
-.PHONY: help install install-test run test test-unit lint format migrate up down clean bench-automl
+.PHONY: help install install-test install-browser run test test-unit lint format migrate up down clean bench-automl
 
 help:
 	@echo "make run    - install and start everything in one process on http://localhost:8000"
@@ -28,7 +28,19 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 	touch $@
 
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test $(if $(NO_BROWSER),,install-browser)
+
+# The browser tests drive Debian's Chromium: Playwright's own browser download is never used.
+install-browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -q >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium >/dev/null; \
+	  else \
+	    echo "chromium not found: browser tests will be skipped (they fail with CI=true)"; \
+	  fi; }
 
 run: install
 	$(BIN)/mlops migrate

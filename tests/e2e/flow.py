@@ -49,13 +49,18 @@ def whole_flow(base_url: str) -> None:
 
 
 async def _live_updates(base_url: str) -> None:
-    """The page's socket gets health at once and machine metrics within a few seconds."""
+    """The page's socket gets health at once and machine metrics within a few seconds; a ping
+    from the page (to measure the round trip) gets its pong, and junk does not drop it."""
     seen: set[str] = set()
     async with websockets.connect(base_url.replace("http", "ws", 1) + "/ws") as socket:
+        await socket.send("not json")
+        await socket.send(json.dumps({"type": "ping", "id": 7}))
         async with asyncio.timeout(30):
-            while not {"health", "metrics"} <= seen:
+            while not {"health", "metrics", "pong"} <= seen:
                 message = json.loads(await socket.recv())
                 assert set(message) == {"type", "data", "ts"}
                 seen.add(message["type"])
                 if message["type"] == "ping":
                     await socket.send(json.dumps({"type": "pong"}))
+                if message["type"] == "pong":
+                    assert message["data"] == {"id": 7}
