@@ -10,15 +10,17 @@ import httpx
 import pytest
 
 from services.gateway.entrypoints import http
-from tests.support import running_product
+from tests.support import eventually, running_product
 
 pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_product(data_dir=tmp_path, broker_url="memory://", database_url="") as c:
-        yield c
+    async with running_product(
+        data_dir=tmp_path, broker_url="memory://", database_url="", metrics_interval_s=0.2
+    ) as client:
+        yield client
 
 
 async def test_plotly_is_served_as_cacheable_javascript(api: httpx.AsyncClient) -> None:
@@ -50,3 +52,12 @@ async def test_system_names_the_database_and_broker(api: httpx.AsyncClient) -> N
     assert body["setup"] == {"database": "SQLite", "broker": "in-process", "email": False}
     assert set(body["instances"]) == {"trainer", "predictor", "metrics"}
     assert isinstance(body["history"], list) and isinstance(body["websocket_clients"], int)
+
+
+async def test_system_can_leave_the_history_out(api: httpx.AsyncClient) -> None:
+    async def sampled() -> bool:
+        return bool((await api.get("/api/system")).json()["history"])
+
+    await eventually(sampled, within=10)
+    body = (await api.get("/api/system", params={"history": "false"})).json()
+    assert body["history"] == [] and body["metrics"] is not None

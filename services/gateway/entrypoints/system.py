@@ -41,11 +41,14 @@ async def get_activity(gw: GatewayDep, limit: Annotated[int, Query(ge=1, le=500)
 
 
 @router.get("/api/system", include_in_schema=True)
-async def system(gw: GatewayDep) -> dict[str, Any]:
-    """The latest machine sample, recent history and live service counts (for Monitoring)."""
+async def system(
+    gw: GatewayDep, history: Annotated[bool, Query(description="false: leave it out")] = True
+) -> dict[str, Any]:
+    """The latest machine sample, recent history and live service counts (for Monitoring).
+    Pages that poll for the counts ask for `history=false`: the history is most of the answer."""
     return {
         "metrics": gw.consumers.latest_metrics,
-        "history": list(gw.consumers.metrics_history),
+        "history": list(gw.consumers.metrics_history) if history else [],
         "instances": {
             name: gw.board.instances(name) for name in ("trainer", "predictor", "metrics")
         },
