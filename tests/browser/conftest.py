@@ -113,7 +113,10 @@ def page(browser, product: Product, console: Console, request: pytest.FixtureReq
           const Real = window.Notification;
           window.__notifications = [];
           class Recording extends Real {
-            constructor(title, options) { super(title, options); window.__notifications.push({ title, ...options }); }
+            constructor(title, options) {
+              super(title, options);
+              window.__notifications.push({ title, ...options });
+            }
           }
           Object.defineProperty(Recording, 'permission', { get: () => Real.permission });
           Recording.requestPermission = (...args) => Real.requestPermission(...args);

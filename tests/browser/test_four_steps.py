@@ -51,7 +51,9 @@ def test_sample_to_first_prediction(page: Page) -> None:
     # 3 Results: how good, in words and numbers, with a light that says what it means.
     results = page.locator("#step-results")
     expect(results).to_be_visible(timeout=90_000)
-    expect(page.locator("#result-score")).to_have_text(re.compile(r"Right (about )?\d+ times out of 100"))
+    expect(page.locator("#result-score")).to_have_text(
+        re.compile(r"Right (about )?\d+ times out of 100")
+    )
     expect(page.locator("#result-light")).to_contain_text(re.compile("Good|Fair|Weak"))
     expect(page.locator("#importance-list li").first).to_be_visible()
     expect(page.locator("#confusion-sentences li").first).to_contain_text("times out of 100")
@@ -67,7 +69,9 @@ def test_sample_to_first_prediction(page: Page) -> None:
     expect(page.get_by_label("weather")).to_be_visible()
     page.get_by_label("weather").select_option("snow")
     page.get_by_role("button", name="Predict").click()
-    expect(page.locator("#prediction-output")).to_contain_text(re.compile(r"Prediction: (late|on time)"))
+    expect(page.locator("#prediction-output")).to_contain_text(
+        re.compile(r"Prediction: (late|on time)")
+    )
     main_screen_is_simple(page, "use")
     screenshot(page, "4-use")
 
@@ -78,7 +82,7 @@ def test_sample_to_first_prediction(page: Page) -> None:
         page.locator("#batch-file-input").set_input_files(
             files=[{"name": "new.csv", "mimeType": "text/csv", "buffer": "\n".join(rows).encode()}]
         )
-    scored = list(csv.DictReader(io.StringIO(open(download.value.path()).read())))
+    scored = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
     assert len(scored) == 20 and all(r["prediction"] in ("late", "on time") for r in scored)
     assert {"how_sure", "unusual"} <= set(scored[0])
     expect(page.locator("#download-link")).to_be_visible()

@@ -104,7 +104,9 @@ def test_a_job_that_finishes_while_the_page_is_cut_off_shows_as_finished(
         )
         expect(page.locator("#dataset-name")).to_have_text("churn.csv")
         page.get_by_role("button", name="Start training").click()
-        expect(page.locator("#progress-stage")).not_to_have_text(re.compile("Waiting"), timeout=30_000)
+        expect(page.locator("#progress-stage")).not_to_have_text(
+            re.compile("Waiting"), timeout=30_000
+        )
         mark_page(page)
 
         gateway.stop()  # the page is cut off; the trainer goes on without it

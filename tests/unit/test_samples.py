@@ -29,7 +29,9 @@ async def test_samples_are_listed_and_downloadable(api: httpx.AsyncClient) -> No
     for sample in listed:
         assert sample["title"].endswith("?") and sample["about"].endswith(".")
         response = await api.get(f"/api/samples/{sample['name']}.csv")
-        assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+        assert response.status_code == 200 and response.headers["content-type"].startswith(
+            "text/csv"
+        )
         assert response.text.splitlines()[0].count(",") >= 4
 
 

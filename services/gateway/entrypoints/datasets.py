@@ -29,7 +29,7 @@ async def register(gw: Gateway, temp: Path, filename: str, target: str | None) -
     try:
         row = await run(gw, lambda s: datasets.register(s, gw.store, temp, filename, target))
     finally:
-        temp.unlink(missing_ok=True)  # gone already if it was kept
+        await asyncio.to_thread(temp.unlink, missing_ok=True)  # gone already if it was kept
     gw.hub.broadcast(
         "activity",
         {"kind": "dataset", "message": f"'{row.name}' was uploaded.", "ref_id": row.id},

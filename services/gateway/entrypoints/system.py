@@ -26,7 +26,9 @@ async def get_settings(gw: GatewayDep) -> UserSettings:
 
 @router.put("/api/settings", response_model=UserSettings)
 async def put_settings(body: UserSettings, gw: GatewayDep) -> UserSettings:
-    return await run(gw, lambda s: user_settings.save(s, body))
+    saved = await run(gw, lambda s: user_settings.save(s, body))
+    gw.clean_up_now()  # a new "delete data older than" setting applies at once
+    return saved
 
 
 @router.get("/api/activity", response_model=ActivityList)

@@ -40,7 +40,8 @@ SAMPLES = (
     Sample(
         "late_deliveries",
         "Which parcels will arrive late?",
-        "1,000 parcel deliveries: distance, weight, weather and carrier, and whether each was late.",
+        "1,000 parcel deliveries: distance, weight, weather and carrier, and whether each "
+        "was late.",
     ),
 )
 
