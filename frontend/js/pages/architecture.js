@@ -258,6 +258,9 @@ function onHealth(health) {
 
 function onStatus({ status }) {
   state.connection = status;
+  // The page's own connection is the surest sign of whether the gateway answers.
+  if (status === 'good' || status === 'slow') state.gatewayUp = true;
+  else if (status === 'offline') state.gatewayUp = false;
   render();
 }
 
