@@ -137,7 +137,9 @@ function partState(part) {
     if (state.gatewayUp === null) return { light: 'unknown', word: STATE_WORDS.unknown[1] };
     return state.gatewayUp ? { light: 'green', word: 'Working' } : { light: 'red', word: 'Not answering' };
   }
-  const raw = state.health && state.health.components ? state.health.components[part] : 'unknown';
+  // Without the gateway nobody can tell how the other parts are doing.
+  const known = state.gatewayUp !== false && state.health && state.health.components;
+  const raw = known ? state.health.components[part] : 'unknown';
   const light = healthLight(raw) || 'unknown';
   return { light, word: STATE_WORDS[light][1] };
 }
@@ -206,6 +208,7 @@ async function readHealth() {
     state.gatewayUp = true;
   } catch (_) {
     state.gatewayUp = false;
+    state.instances = {};
   }
   render();
 }
@@ -260,7 +263,7 @@ function onStatus({ status }) {
   state.connection = status;
   // The page's own connection is the surest sign of whether the gateway answers.
   if (status === 'good' || status === 'slow') state.gatewayUp = true;
-  else if (status === 'offline') state.gatewayUp = false;
+  else if (status === 'offline') { state.gatewayUp = false; state.instances = {}; }
   render();
 }
 

@@ -174,7 +174,7 @@ function renderHealth() {
   const health = state.health;
   const p = state.parts;
   if (!health) {
-    p.overall.textContent = 'Could not ask the server how it is. It may be restarting.';
+    p.overall.textContent = 'Cannot reach the server to ask how it is. It may be restarting; this page will catch up when it is back.';
     p.overall.dataset.kind = 'error';
   } else {
     p.overall.textContent = OVERALL[health.status] || 'Checking…';
@@ -244,6 +244,13 @@ function onHealth(health) {
   state.health = health;
   renderHealth();
   readCounts(false);
+}
+
+function onStatus({ status }) {
+  if (status !== 'reconnecting' && status !== 'offline') return;
+  state.health = null;   // what we last heard may no longer be true
+  state.instances = {};
+  renderHealth();
 }
 
 async function refresh() {
@@ -352,6 +359,7 @@ export default {
         live.on('metrics', onMetrics),
         live.on('health', onHealth),
         live.on('resumed', refresh),
+        live.on('status', onStatus),
       ];
     }
     clearInterval(state.timer);
