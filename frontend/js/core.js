@@ -119,6 +119,7 @@ export async function api(method, path, body) {
   } catch (_) {
     throw new ApiError(NETWORK_MESSAGE, 'network', 0);
   }
+  window.dispatchEvent(new Event('mlops:server-answered'));   // live.js: the server is back
   if (!response.ok) throw await errorFrom(response);
   if (response.status === 204) return null;
   const type = response.headers.get('content-type') || '';

@@ -190,7 +190,6 @@ function setUpDropZone() {
 // ------------------------------------------------------------------ step 2: train
 
 const JOB_NOTES = {
-  queued: ['info', 'Waiting for the computer to be free…'],
   succeeded: ['success', 'Finished! Your results are below.'],
   cancelled: ['info', 'Training was stopped. You can start again whenever you like.'],
 };

@@ -10,7 +10,7 @@ const OFFLINE_AFTER_ATTEMPTS = 4;
 
 const handlers = new Map();     // type -> Set of functions
 const state = {
-  ws: null, attempts: 0, timer: null, lastSeen: 0, everOpen: false,
+  ws: null, attempts: 0, timer: null, nextAttempt: 0, shortcut: 0, lastSeen: 0, everOpen: false,
   probeId: 0, probeSent: 0, waitingFor: null, rtt: null, status: 'reconnecting',
 };
 
@@ -82,8 +82,19 @@ function scheduleReconnect() {
   setStatus(offline ? 'offline' : 'reconnecting');
   // Exponential backoff with jitter, so many pages do not all come back at the same instant.
   const ceiling = Math.min(MAX_DELAY_MS, 1000 * 2 ** (state.attempts - 1));
+  const delay = ceiling / 2 + Math.random() * ceiling / 2;
   clearTimeout(state.timer);
-  state.timer = setTimeout(connect, ceiling / 2 + Math.random() * ceiling / 2);
+  state.timer = setTimeout(connect, delay);
+  state.nextAttempt = Date.now() + delay;
+}
+
+/** An HTTP request just got an answer, so the server is back: do not sit out a long backoff.
+ * At most once every 10 s, in case something between us lets HTTP through but not WebSockets. */
+function serverAnswered() {
+  const now = Date.now();
+  if (state.ws || state.nextAttempt - now < 2000 || now - state.shortcut < 10000) return;
+  state.shortcut = now;
+  connect();
 }
 
 /** Try again now (the network came back, or the tab became visible). */
@@ -138,6 +149,7 @@ export function start() {
   connect();
   setInterval(probe, PROBE_MS);
   window.addEventListener('online', retryNow);
+  window.addEventListener('mlops:server-answered', serverAnswered);
   window.addEventListener('offline', () => setStatus('offline'));
   document.addEventListener('visibilitychange', () => { if (!document.hidden) retryNow(); });
 }

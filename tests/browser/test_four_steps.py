@@ -45,6 +45,7 @@ def test_sample_to_first_prediction(page: Page) -> None:
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_role("progressbar")).to_be_visible()
     expect(page.get_by_role("button", name="Stop and keep the best so far")).to_be_visible()
+    expect(page.locator("#progress-stage")).not_to_have_text(re.compile("Waiting"))
     main_screen_is_simple(page, "training")
     screenshot(page, "2-training")
 

@@ -118,7 +118,7 @@ def test_a_job_that_finishes_while_the_page_is_cut_off_shows_as_finished(
         gateway.service = start("gateway", gateway.env, logs, port=gateway.port)
         expect(page.locator("#step-results")).to_be_visible(timeout=60_000)
         expect(page.locator("#train-status")).to_contain_text("Finished")
-        expect(page.locator("#connection-status")).to_have_text("Connection: good")
+        expect(page.locator("#connection-status")).to_have_text("Connection: good", timeout=30_000)
         assert still_same_page(page)
         screenshot(page, "caught-up-after-reconnecting")
     finally:
