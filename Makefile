@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export MLOPS_LOG_JSON ?= false
 
-.PHONY: help install install-test install-browser run test test-unit lint format migrate up down clean bench-automl
+.PHONY: help install install-test install-browser screenshots run test test-unit lint format migrate up down clean bench-automl
 
 help:
 	@echo "make run    - install and start everything in one process on http://localhost:8000"
@@ -63,6 +63,11 @@ lint: install-test
 format: install-test
 	$(BIN)/ruff format services tests bench
 	$(BIN)/ruff check --fix services tests bench
+
+# Run the browser tests and keep their screenshots as the README's current ones.
+screenshots: install-test
+	$(BIN)/pytest tests/browser -q
+	mkdir -p docs/screenshots && cp tests/artifacts/screenshots/*.png docs/screenshots/
 
 # Side-by-side AutoML benchmark (bench/automl.py); results in bench/results/automl.{md,json}.
 BUDGETS ?= 30 120

@@ -37,8 +37,8 @@ def chromium_path() -> str:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+@pytest.fixture(scope="module")  # Playwright's sync API holds an event loop while it runs:
+def browser() -> Iterator[object]:  # end it with the module, before other tests use asyncio.run
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
