@@ -26,6 +26,11 @@ let modelRequest = null;   // id of the model being fetched, to avoid double fet
 
 const isActive = (job) => Boolean(job) && ACTIVE.has(job.status);
 
+/** The model the Results and Use steps show: none while another column is picked to predict. */
+function shownModel() {
+  return state.model && (!state.target || state.model.target === state.target) ? state.model : null;
+}
+
 function prettyFeature(name) {
   return String(name).replace(/^(num|cat|remainder|onehot|scaler)__/, '');
 }
@@ -53,9 +58,10 @@ function clearError() {
 // ------------------------------------------------------------------ step indicator
 
 function currentStep() {
+  const model = shownModel();
   if (!state.dataset) return 'upload';
-  if (!state.model) return 'train';
-  return state.model.deployed ? 'use' : 'results';
+  if (!model) return 'train';
+  return model.deployed ? 'use' : 'results';
 }
 
 function renderSteps() {
@@ -202,7 +208,7 @@ function renderJob() {
   const settings = notify.currentSettings();
   $('train-budget').textContent = settings ? `about ${duration(settings.time_budget_s)}` : 'about a minute';
 
-  const showBar = Boolean(job) && (active || job.status === 'succeeded');
+  const showBar = Boolean(job) && (active || (job.status === 'succeeded' && Boolean(shownModel())));
   show($('train-progress'), showBar);
   if (showBar) renderProgress(job);
 
@@ -212,19 +218,23 @@ function renderJob() {
   if (job && job.status === 'failed') {
     kind = 'error';
     text = 'Training did not finish. ' + (job.error || 'Please try again.');
-  } else if (job && job.status === 'cancelled' && job.model_id) {
+  } else if (job && job.status === 'cancelled' && job.model_id && shownModel()) {
     [kind, text] = ['info', 'Training was stopped early. The best model it had found is below.'];
-  } else if (job && JOB_NOTES[job.status] && !(job.status === 'succeeded' && !state.model)) {
+  } else if (job && JOB_NOTES[job.status] && !(job.status === 'succeeded' && !shownModel())) {
     [kind, text] = JOB_NOTES[job.status];
   }
   note.textContent = text;
   note.dataset.kind = kind || '';
   show(note, Boolean(text));
 
+  // Once a model is switched on, training the same column again is rarely wanted, and the Use
+  // step needs its buttons: "Train again" comes back when another column is picked.
+  const settled = Boolean(shownModel() && shownModel().deployed);
   const trainButton = $('train-button');
-  show(trainButton, !active);
+  show(trainButton, !active && !settled);
+  $('train-again-hint').hidden = !settled || active;
   trainButton.textContent = job || state.model ? 'Train again' : 'Start training';
-  trainButton.className = 'btn ' + (state.model ? 'btn-secondary' : 'btn-primary');
+  trainButton.className = 'btn ' + (shownModel() ? 'btn-secondary' : 'btn-primary');
   const cancel = $('cancel-button');
   show(cancel, active);
   if (!active) {
@@ -471,7 +481,7 @@ function renderLeaderboard(model) {
 }
 
 function renderModel() {
-  const model = state.model;
+  const model = shownModel();
   show($('step-results'), Boolean(model));
   if (!model) return;
   renderLight($('result-light'), model.light, 'model', model.light_reason || undefined);
@@ -493,7 +503,7 @@ function renderModel() {
 // ------------------------------------------------------------------ step 4: use
 
 function renderUse() {
-  const model = state.model;
+  const model = shownModel();
   show($('step-use'), Boolean(model));
   if (!model) return;
   const deployed = Boolean(model.deployed);
@@ -788,7 +798,7 @@ function bindEvents() {
   setUpDropZone();
   $('target-select').addEventListener('change', (e) => {
     state.target = e.target.value;
-    renderJob();
+    renderAll();   // a model for another column steps aside until training for this one
   });
   $('sample-select').addEventListener('change', renderSampleAbout);
   $('sample-button').addEventListener('click', useSample);

@@ -140,6 +140,7 @@ def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
 
 
 def visible_buttons(page) -> list[str]:  # type: ignore[no-untyped-def]
-    """Every visible thing a user would call a button on the page, by its text."""
-    buttons = page.locator("button:visible, [role=button]:visible, input[type=submit]:visible")
-    return [b.inner_text().strip() or (b.get_attribute("aria-label") or "") for b in buttons.all()]
+    """Every visible thing that is a button to the user or to assistive technology (a file
+    picker is one too), by its accessible name."""
+    found = page.get_by_role("button").filter(visible=True).all()
+    return [b.evaluate("(e) => e.labels?.[0]?.innerText || e.innerText || e.value") for b in found]

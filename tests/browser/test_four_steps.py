@@ -76,6 +76,16 @@ def test_sample_to_first_prediction(page: Page) -> None:
     main_screen_is_simple(page, "use")
     screenshot(page, "4-use")
 
+    # Picking another column to predict puts the model for this one aside until it is trained.
+    page.get_by_label("Which column should the computer learn to predict?").select_option("weather")
+    expect(page.locator("#step-use")).to_be_hidden()
+    expect(page.get_by_role("button", name="Train again")).to_be_visible()
+    main_screen_is_simple(page, "another column")
+    page.get_by_label("Which column should the computer learn to predict?").select_option(
+        "arrived_late"
+    )
+    expect(page.locator("#use-area")).to_be_visible()
+
     # ... and a whole CSV comes back with a prediction on every row.
     sample = find("late_deliveries").path.read_text().splitlines()
     rows = [",".join(line.split(",")[:-1]) for line in sample[:21]]  # without the answer
