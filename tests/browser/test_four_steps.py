@@ -44,7 +44,8 @@ def test_sample_to_first_prediction(page: Page) -> None:
     # 2 Train: live progress in words with time left; a way to stop.
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_role("progressbar")).to_be_visible()
-    expect(page.get_by_role("button", name="Stop and keep the best so far")).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel")).to_be_visible()
+    expect(page.locator("#cancel-hint")).to_contain_text("keeps the best model found so far")
     expect(page.locator("#progress-stage")).not_to_have_text(re.compile("Waiting"))
     main_screen_is_simple(page, "training")
     screenshot(page, "2-training")
