@@ -195,11 +195,15 @@ async def test_dataset_list_preview_delete(api: httpx.AsyncClient) -> None:
     assert_error(await api.get(f"/api/datasets/{dataset['id']}"), 404, "dataset_not_found")
 
 
-async def test_cancel_a_job(api: httpx.AsyncClient) -> None:
+async def test_cancel_a_job(api: httpx.AsyncClient, tmp_path: Path) -> None:
     dataset = (await upload(api, churn_csv(), "churn.csv")).json()
     job = (
         await api.post("/api/jobs", json={"dataset_id": dataset["id"], "time_budget_s": 60})
     ).json()
+    # A file that training still needs is not deleted from under it.
+    assert_error(await api.delete(f"/api/datasets/{dataset['id']}"), 409, "busy")
+    assert (await api.get(f"/api/datasets/{dataset['id']}")).status_code == 200
+    assert list((tmp_path / "datasets").glob("*.csv"))
     cancelled = await api.post(f"/api/jobs/{job['id']}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
 
@@ -208,6 +212,8 @@ async def test_cancel_a_job(api: httpx.AsyncClient) -> None:
 
     assert await eventually(settled, within=30)
     assert (await api.get("/api/models")).json()["items"] == []
+    assert (await api.delete(f"/api/datasets/{dataset['id']}")).status_code == 204
+    assert not list((tmp_path / "datasets").glob("*.csv"))
 
 
 async def test_settings_and_health(api: httpx.AsyncClient) -> None:

@@ -49,7 +49,8 @@ async def get_dataset(dataset_id: str, gw: GatewayDep) -> Dataset:
 
 @router.delete("/api/datasets/{dataset_id}", status_code=204)
 async def delete_dataset(dataset_id: str, gw: GatewayDep) -> Response:
-    await run(gw, lambda s: datasets.delete(s, gw.store, dataset_id))
+    path = await run(gw, lambda s: datasets.delete(s, dataset_id))
+    await asyncio.to_thread(gw.store.delete, path)  # after the commit
     return Response(status_code=204)
 
 

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from services.common.data.profiling import profile_dataset
 from services.common.data.reading import read_csv
-from services.common.errors import NotFound
+from services.common.errors import Conflict, NotFound
 from services.common.events import new_id
 from services.common.storage import FileStore, dataset_path
-from services.gateway.adapters.orm import DatasetRow
+from services.gateway.adapters.orm import DatasetRow, JobRow
 from services.gateway.handlers.activity import note
 
 
@@ -67,12 +67,22 @@ def list_all(session: Session) -> list[DatasetRow]:
     return list(session.scalars(select(DatasetRow).order_by(DatasetRow.created_at.desc())))
 
 
-def delete(session: Session, store: FileStore, dataset_id: str) -> None:
+def delete(session: Session, dataset_id: str) -> str:
+    """Forget a dataset; returns its file's path, for the caller to remove once this commits
+    (a leftover file is harmless, a row pointing at a missing file is not)."""
     row = get(session, dataset_id)
+    training = select(JobRow.id).where(
+        JobRow.dataset_id == dataset_id, JobRow.status.in_(("queued", "running"))
+    )
+    if session.scalars(training).first() is not None:
+        raise Conflict(
+            f"'{row.name}' is being used for training right now. Wait for it to finish, or "
+            "cancel it, then delete the file.",
+            code="busy",
+        )
     session.delete(row)
     note(session, "dataset", f"'{row.name}' was deleted.", dataset_id)
-    session.flush()
-    store.delete(row.path)
+    return row.path
 
 
 def preview(store: FileStore, dataset: DatasetRow, rows: int) -> dict[str, Any]:
