@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,8 +20,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from services.cli import build
+from services.common.bus import Bus
 from services.common.events import TrainingSucceeded
 from services.common.storage import model_path
+from services.gateway.adapters.orm import JobRow, utcnow
 from services.gateway.bootstrap import Gateway
 from tests.support import churn_csv, eventually, free_port, prices_csv
 
@@ -176,6 +179,38 @@ async def test_an_email_when_training_does_not_finish(tmp_path: Path, inbox: Inb
     message = inbox.messages[0]
     assert message["Subject"] == "Training for 'churn' did not finish"
     assert job["error"] in assert_plain(message)
+
+
+async def test_an_email_when_a_job_is_given_up_on_after_its_trainers_died(
+    tmp_path: Path, inbox: Inbox
+) -> None:
+    """The watchdog, not a trainer, fails a job that kept killing its trainers: email too."""
+    async with product(tmp_path, inbox.port) as (api, gateway):
+        past = utcnow() - timedelta(hours=1)
+        with gateway.db.unit_of_work() as session:
+            session.add(
+                JobRow(
+                    id="lost-job",
+                    dataset_id="gone",
+                    target="churn",
+                    time_budget_s=60,
+                    status="running",
+                    stage="Training",
+                    model_id="lost-model",
+                    attempts=Bus.max_deliveries,
+                    updated_at=past,
+                    started_at=past,
+                )
+            )
+
+        async def given_up() -> bool:
+            return (await api.get("/api/jobs/lost-job")).json()["status"] == "failed"
+
+        assert await eventually(given_up, within=30)  # found on the watchdog's own rounds
+        await eventually(lambda: inbox.messages, within=30)
+
+    assert [m["Subject"] for m in inbox.messages] == ["Training for 'churn' did not finish"]
+    assert "kept stopping" in assert_plain(inbox.messages[0])
 
 
 async def test_a_broken_mail_server_never_stops_a_job(tmp_path: Path) -> None:
