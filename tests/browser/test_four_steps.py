@@ -72,8 +72,9 @@ def test_sample_to_first_prediction(page: Page) -> None:
     page.get_by_label("weather").select_option("snow")
     page.get_by_role("button", name="Predict").click()
     expect(page.locator("#prediction-output")).to_contain_text(
-        re.compile(r"Prediction: (late|on time)")
+        re.compile(r"Prediction: (late|on time) \((very|fairly|not very) sure\)")
     )
+    expect(page.locator("#prediction-output")).to_contain_text(re.compile(r"Chances: .*\d+%"))
     main_screen_is_simple(page, "use")
     screenshot(page, "4-use")
 

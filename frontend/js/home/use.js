@@ -117,29 +117,30 @@ function answerText(prediction) {
   return typeof prediction === 'number' ? formatNumber(prediction) : String(prediction);
 }
 
+const SURE_WORDS = { high: 'very sure', medium: 'fairly sure', low: 'not very sure' };
+
 function renderPrediction(result) {
   const output = $('prediction-output');
   const prediction = (result.predictions || [])[0];
   const probs = (result.probabilities || [])[0] || null;
-  let main = `Prediction: ${answerText(prediction)}`;
-  let others = [];
-  if (probs) {
-    const entries = Object.entries(probs).map(([label, p]) => [label, Number(p)]);
-    const own = probs[String(prediction)];
-    const sure = own !== undefined ? Number(own) : Math.max(...entries.map((e) => e[1]));
-    main += ` — ${percent(sure)}% sure`;
-    others = entries
-      .filter(([label]) => label !== String(prediction))
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 3)
-      .map(([label, p]) => `${label}: ${percent(p)}%`);
-  }
   const how = (result.confidence || [])[0];
-  if (how) main += ` (${how} confidence)`;
+  let main = `Prediction: ${answerText(prediction)}`;
+  if (how) main += ` (${SURE_WORDS[how] || how})`;
   output.replaceChildren(el('p', 'prediction-main', main));
   const target = state.model && state.model.target;
   if (target) output.append(el('p', 'hint', `What the model expects “${target}” to be for this example.`));
-  if (others.length) output.append(el('p', 'hint', 'Other possibilities: ' + others.join(' · ')));
+  if (probs) {
+    const chances = Object.entries(probs)
+      .map(([label, p]) => [label, Number(p)])
+      .sort((a, b) => b[1] - a[1]);
+    const shown = chances.slice(0, 4).map(([label, p]) => `${label} ${percent(p)}%`);
+    output.append(el('p', 'hint', 'Chances: ' + shown.join(' · ')));
+    // Tuned to spot rare answers, the model may pick one that is not the likeliest: say why.
+    if (chances.length && chances[0][0].toLowerCase() !== String(prediction).toLowerCase()) {
+      output.append(el('p', 'hint', `It answers “${answerText(prediction)}” even below the ` +
+        `top chance, because it is tuned to spot the rarer “${answerText(prediction)}” cases.`));
+    }
+  }
   const unusual = (result.unusual || [])[0];
   if (unusual && unusual.unusual) {
     output.append(el('p', 'notice', 'Take this one with care: ' + unusual.reasons.join(' ')));
