@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export MLOPS_LOG_JSON ?= false
 
-.PHONY: help install install-test install-browser screenshots run test test-unit lint format migrate up down clean bench-automl
+.PHONY: help install install-test install-browser screenshots bench-first-prediction run test test-unit lint format migrate up down clean bench-automl
 
 help:
 	@echo "make run    - install and start everything in one process on http://localhost:8000"
@@ -68,6 +68,10 @@ format: install-test
 screenshots: install-test
 	$(BIN)/pytest tests/browser -q
 	mkdir -p docs/screenshots && cp tests/artifacts/screenshots/*.png docs/screenshots/
+
+# A first-time user's wait, in the browser: bench/results/first_prediction.md.
+bench-first-prediction: install-test
+	$(BIN)/python -m bench.first_prediction
 
 # Side-by-side AutoML benchmark (bench/automl.py); results in bench/results/automl.{md,json}.
 BUDGETS ?= 30 120
