@@ -11,6 +11,8 @@ help:
 	@echo "make test   - install test tools and run the whole test suite"
 	@echo "make lint   - ruff + mypy;  make migrate - update the database;  make up - docker compose"
 	@echo "make bench-automl BUDGETS='30 120' - our trainer against FLAML on 17 bundled datasets"
+	@echo "make bench-first-prediction - seconds from a sample CSV to the first prediction, in Chromium"
+	@echo "make screenshots - run the browser tests and refresh docs/screenshots"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
