@@ -47,6 +47,7 @@ def test_sample_to_first_prediction(page: Page) -> None:
     expect(page.get_by_role("button", name="Cancel")).to_be_visible()
     expect(page.locator("#cancel-hint")).to_contain_text("keeps the best model found so far")
     expect(page.locator("#progress-stage")).not_to_have_text(re.compile("Waiting"))
+    expect(page.locator("#progress-percent")).not_to_have_text("0%")  # live progress arrives
     main_screen_is_simple(page, "training")
     screenshot(page, "2-training")
 
