@@ -122,6 +122,13 @@ def prices_csv(rows: int = 300, seed: int = 1) -> bytes:
 async def running_product(**settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The whole product (`mlops all`) inside the test's event loop, and a client for its API.
     `settings` override the environment (data_dir, broker_url, ...)."""
+    async with running_gateway(**settings) as (client, _):
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(**settings: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    """As `running_product`, with the gateway itself too (a test may hand it events)."""
     bus, components = build("all", **settings)
     await bus.start()
     started = []
@@ -131,7 +138,7 @@ async def running_product(**settings: Any) -> AsyncIterator[httpx.AsyncClient]:
             started.append(component)
         transport = httpx.ASGITransport(app=components[0].app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield client
+            yield client, components[0]
     finally:
         for step in [*(c.stop for c in reversed(started)), bus.close]:
             await _bounded(step)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Console, Product, screenshot
-from tests.e2e.processes import start, wait_until
+from tests.e2e.processes import distributed_env, gateway_env, start, start_all, wait_until
 from tests.support import churn_csv, delete_bus_namespace
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -60,30 +59,20 @@ def test_page_recovers_after_the_server_restarts(
 def distributed(tmp_path: Path, amqp_url: str, postgres_url: str):  # type: ignore[no-untyped-def]
     """Gateway, trainer, predictor and metrics as separate processes on RabbitMQ + PostgreSQL,
     so the gateway can be taken away while the trainer goes on."""
-    namespace = f"browser-{uuid.uuid4().hex[:8]}"
-    env = {
-        "MLOPS_DATA_DIR": str(tmp_path / "shared"),
-        "MLOPS_BROKER_URL": amqp_url,
-        "MLOPS_DATABASE_URL": postgres_url,
-        "MLOPS_BUS_NAMESPACE": namespace,
-        "MLOPS_SECRET_KEY": uuid.uuid4().hex,
-        "MLOPS_METRICS_INTERVAL_S": "1",
-        "MLOPS_HEARTBEAT_INTERVAL_S": "1",
-    }
-    logs = tmp_path / "logs"
-    predictor = start("predictor", env, logs)
-    services = [predictor, start("trainer", env, logs), start("metrics", env, logs)]
-    gateway_env = {**env, "MLOPS_PREDICTOR_URL": predictor.url}
-    gateway = Product(tmp_path, env=gateway_env)
-    gateway.service = start("gateway", gateway_env, logs)
-    gateway.port = gateway.service.port
-    yield gateway, env, logs
-    gateway.stop()
-    for service in reversed(services):
-        service.stop()
-    # Playwright's sync API owns this thread's event loop: clean up the queues from another one.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(lambda: asyncio.run(delete_bus_namespace(amqp_url, namespace))).result()
+    env, logs, services = distributed_env(tmp_path, amqp_url, postgres_url), tmp_path / "logs", []
+    gateway = Product(tmp_path)
+    try:
+        gateway.service = start_all(env, logs, services)
+        gateway.port, gateway.env = gateway.service.port, gateway_env(env, services[0])
+        yield gateway, env, logs
+    finally:
+        gateway.stop()  # the one running now: the test restarts it
+        for service in reversed(services):
+            service.stop()
+        # Playwright's sync API owns this thread's event loop: clean up from another one.
+        namespace = env["MLOPS_BUS_NAMESPACE"]
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(lambda: asyncio.run(delete_bus_namespace(amqp_url, namespace))).result()
 
 
 @pytest.mark.integration

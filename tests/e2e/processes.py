@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,32 @@ def start(
         time.sleep(0.3)
     service.kill()
     raise AssertionError(f"{command} did not answer within {timeout} s:\n{service.output()}")
+
+
+def distributed_env(root: Path, amqp_url: str, postgres_url: str) -> dict[str, str]:
+    """Settings for the services as separate processes sharing one broker, database and data
+    folder, with queues of their own on the shared broker (delete its namespace afterwards)."""
+    return {
+        "MLOPS_DATA_DIR": str(root / "shared"),
+        "MLOPS_BROKER_URL": amqp_url,
+        "MLOPS_DATABASE_URL": postgres_url,
+        "MLOPS_BUS_NAMESPACE": f"e2e-{uuid.uuid4().hex[:8]}",
+        "MLOPS_SECRET_KEY": uuid.uuid4().hex,
+        "MLOPS_METRICS_INTERVAL_S": "1",
+        "MLOPS_HEARTBEAT_INTERVAL_S": "1",
+    }
+
+
+def start_all(env: dict[str, str], logs: Path, services: list[Service]) -> Service:
+    """Predictor, trainer, metrics and gateway as four processes; returns the gateway."""
+    predictor = start("predictor", env, logs)
+    services.extend([predictor, start("trainer", env, logs), start("metrics", env, logs)])
+    services.append(start("gateway", gateway_env(env, predictor), logs))
+    return services[-1]
+
+
+def gateway_env(env: dict[str, str], predictor: Service) -> dict[str, str]:
+    return {**env, "MLOPS_PREDICTOR_URL": predictor.url}
 
 
 def wait_until(probe, timeout: float = 90, every: float = 0.3):  # type: ignore[no-untyped-def]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,14 @@ import httpx
 import pytest
 
 from tests.e2e.flow import upload_and_train, wait_finished, whole_flow
-from tests.e2e.processes import ProxyThread, Service, start, wait_until
+from tests.e2e.processes import (
+    ProxyThread,
+    Service,
+    distributed_env,
+    start,
+    start_all,
+    wait_until,
+)
 from tests.support import churn_csv, delete_bus_namespace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(400)]
@@ -19,17 +25,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(400)
 
 @pytest.fixture
 def env(tmp_path: Path, amqp_url: str, postgres_url: str) -> Iterator[dict[str, str]]:
-    namespace = f"e2e-{uuid.uuid4().hex[:8]}"  # queues of our own on a shared broker
-    yield {
-        "MLOPS_DATA_DIR": str(tmp_path / "shared"),
-        "MLOPS_BROKER_URL": amqp_url,
-        "MLOPS_DATABASE_URL": postgres_url,
-        "MLOPS_BUS_NAMESPACE": namespace,
-        "MLOPS_SECRET_KEY": uuid.uuid4().hex,
-        "MLOPS_METRICS_INTERVAL_S": "1",
-        "MLOPS_HEARTBEAT_INTERVAL_S": "1",
-    }
-    asyncio.run(delete_bus_namespace(amqp_url, namespace))
+    env = distributed_env(tmp_path, amqp_url, postgres_url)
+    yield env
+    asyncio.run(delete_bus_namespace(amqp_url, env["MLOPS_BUS_NAMESPACE"]))
 
 
 @pytest.fixture
@@ -38,14 +36,6 @@ def services(tmp_path: Path) -> Iterator[list[Service]]:
     yield started
     for service in reversed(started):
         service.stop()
-
-
-def start_all(env: dict[str, str], logs: Path, services: list[Service]) -> Service:
-    """Predictor, trainer, metrics and gateway as four processes; returns the gateway."""
-    predictor = start("predictor", env, logs)
-    services.extend([predictor, start("trainer", env, logs), start("metrics", env, logs)])
-    services.append(start("gateway", {**env, "MLOPS_PREDICTOR_URL": predictor.url}, logs))
-    return services[-1]
 
 
 def test_four_processes_end_to_end(

@@ -19,13 +19,12 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from services.cli import build
 from services.common.bus import Bus
 from services.common.events import TrainingSucceeded
 from services.common.storage import model_path
 from services.gateway.adapters.orm import JobRow, utcnow
 from services.gateway.bootstrap import Gateway
-from tests.support import churn_csv, eventually, free_port, prices_csv
+from tests.support import churn_csv, eventually, free_port, prices_csv, running_gateway
 
 pytestmark = pytest.mark.timeout(240)
 OWNER = "owner@example.com"
@@ -72,22 +71,12 @@ async def product(
         smtp_timeout_s=5,
         notify_email=OWNER,
     )
-    bus, components = build("all", data_dir=data_dir, smtp_port=smtp_port, **defaults | settings)
-    await bus.start()
-    started = []
-    try:
-        for component in components:
-            await component.start()
-            started.append(component)
-        gateway = components[0]
+    async with running_gateway(data_dir=data_dir, smtp_port=smtp_port, **defaults | settings) as (
+        client,
+        gateway,
+    ):
         assert isinstance(gateway, Gateway)
-        transport = httpx.ASGITransport(app=gateway.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield client, gateway
-    finally:
-        for step in [*(c.stop for c in reversed(started)), bus.close]:
-            async with asyncio.timeout(30):
-                await step()
+        yield client, gateway
 
 
 async def train(api: httpx.AsyncClient, csv: bytes, name: str) -> dict:
