@@ -18,6 +18,20 @@ export function el(tag, className, text) {
   return node;
 }
 
+/** A table's header row: each column a label, or [label, className]; scoped for screen readers. */
+export function tableHead(columns) {
+  const row = el('tr');
+  for (const column of columns) {
+    const [label, className] = Array.isArray(column) ? column : [column];
+    const th = el('th', className, label);
+    th.scope = 'col';
+    row.append(th);
+  }
+  const thead = el('thead');
+  thead.append(row);
+  return thead;
+}
+
 export function show(node, visible) {
   node.hidden = !visible;
 }

@@ -105,9 +105,6 @@ function renderFeed(items) {
 
 function addToFeed(item) {
   const feed = $('activity-feed');
-  const first = feed.firstElementChild;
-  // Progress messages repeat; show the newest one instead of a column of them.
-  if (first && first.dataset.kind === item.kind && item.kind === 'training.progress') first.remove();
   feed.prepend(feedItem({ ...item, created_at: item.created_at || new Date().toISOString() }));
   while (feed.children.length > FEED_SIZE) feed.lastElementChild.remove();
   $('activity-empty').hidden = true;

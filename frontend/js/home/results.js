@@ -1,7 +1,9 @@
 /* Step 3, Results: how good the model is in words and numbers, what mattered most, and for
  * labels where it gets confused; the technical details one click away. */
 
-import { $, el, show, formatNumber, percent, api, renderLight, ALGORITHM_WORDS } from '../core.js';
+import {
+  $, el, show, formatNumber, percent, api, renderLight, tableHead, ALGORITHM_WORDS,
+} from '../core.js';
 import { state, shownModel, renderAll, bringIntoView, showError } from './shared.js';
 
 let modelRequest = null;   // id of the model being fetched, to avoid double fetches
@@ -98,12 +100,6 @@ function renderConfusion(model) {
   table.replaceChildren();
   if (cm.labels.length > 10) return;
   const caption = el('caption', 'visually-hidden', 'Real answer (rows) against what the model said (columns)');
-  const head = el('tr');
-  head.append(el('th', '', 'Real answer ↓ / Model said →'), ...cm.labels.map((l) => {
-    const th = el('th', '', String(l));
-    th.scope = 'col';
-    return th;
-  }));
   const rows = cm.labels.map((label, i) => {
     const tr = el('tr');
     const th = el('th', '', String(label));
@@ -111,11 +107,9 @@ function renderConfusion(model) {
     tr.append(th, ...cm.labels.map((_, j) => el('td', i === j ? 'cell-right' : 'cell-wrong', formatNumber(cm.matrix[i][j]))));
     return tr;
   });
-  const thead = el('thead');
-  thead.append(head);
   const tbody = el('tbody');
   tbody.append(...rows);
-  table.append(caption, thead, tbody);
+  table.append(caption, tableHead(['Real answer ↓ / Model said →', ...cm.labels.map(String)]), tbody);
 }
 
 function renderLeaderboard(model) {
@@ -123,10 +117,7 @@ function renderLeaderboard(model) {
   const rows = (model.leaderboard || []).slice(0, 10);
   table.replaceChildren();
   if (!rows.length) return;
-  const head = el('tr');
-  head.append(...['Approach', model.score_name || 'Score', 'Seconds'].map((t) => el('th', '', t)));
-  const thead = el('thead');
-  thead.append(head);
+  const thead = tableHead(['Approach', model.score_name || 'Score', 'Seconds']);
   const tbody = el('tbody');
   tbody.append(...rows.map((r) => {
     const tr = el('tr');

@@ -1,7 +1,9 @@
 /* Data: every uploaded file with its quality light; for the one picked, its notes, its columns,
  * its first rows, and a way to delete it. `#/data/<id>` opens one file directly. */
 
-import { el, api, listItems, formatNumber, ago, bytes, renderLight, LIGHTS, LIGHT_ICONS } from '../core.js';
+import {
+  el, api, listItems, formatNumber, ago, bytes, renderLight, tableHead, LIGHTS, LIGHT_ICONS,
+} from '../core.js';
 import * as live from '../live.js';
 
 const PREVIEW_ROWS = 20;
@@ -108,14 +110,7 @@ async function loadList() {
 function columnsTable(dataset) {
   const table = el('table', 'table');
   table.append(el('caption', 'visually-hidden', `Columns of ${dataset.name}`));
-  const head = el('tr');
-  for (const [label, cls] of [['Column'], ['Kind'], ['Gaps', 'num'], ['Different values', 'num'], ['Note']]) {
-    const th = el('th', cls, label);
-    th.scope = 'col';
-    head.append(th);
-  }
-  const thead = el('thead');
-  thead.append(head);
+  const thead = tableHead(['Column', 'Kind', ['Gaps', 'num'], ['Different values', 'num'], 'Note']);
   const tbody = el('tbody');
   for (const column of dataset.columns) {
     const tr = el('tr');
@@ -139,14 +134,7 @@ function columnsTable(dataset) {
 function previewTable(dataset, preview) {
   const table = el('table', 'table preview');
   table.append(el('caption', 'visually-hidden', `The first ${preview.rows.length} rows of ${dataset.name}`));
-  const head = el('tr');
-  for (const name of preview.columns) {
-    const th = el('th', null, name);
-    th.scope = 'col';
-    head.append(th);
-  }
-  const thead = el('thead');
-  thead.append(head);
+  const thead = tableHead(preview.columns.map(String));
   const tbody = el('tbody');
   for (const row of preview.rows) {
     const tr = el('tr');
@@ -341,14 +329,7 @@ export default {
 
     const table = el('table', 'table datasets-table');
     table.append(el('caption', 'visually-hidden', 'Uploaded files, newest first'));
-    const head = el('tr');
-    for (const [label, cls] of [['Name'], ['Rows', 'num'], ['Columns', 'num'], ['Size', 'num'], ['Uploaded'], ['Quality']]) {
-      const th = el('th', cls, label);
-      th.scope = 'col';
-      head.append(th);
-    }
-    const thead = el('thead');
-    thead.append(head);
+    const thead = tableHead(['Name', ['Rows', 'num'], ['Columns', 'num'], ['Size', 'num'], 'Uploaded', 'Quality']);
     state.tableBody = el('tbody');
     table.append(thead, state.tableBody);
     const tableWrap = el('div', 'table-wrap');
