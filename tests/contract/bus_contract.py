@@ -2,25 +2,31 @@
 
 Subclass `BusContract` in a `Test*` class and provide the `bus_factory` fixture plus the two
 broker-specific helpers. Buses made by one factory within a test share a broker (and an
-exchange), so two of them model two replicas of a service.
+exchange), so two of them model two replicas of a service. Subscriptions are typed: a handler
+gets the events its first parameter is annotated with (`Recorder.job`: TrainingRequested,
+`Recorder.deployment`: ModelDeployed, the `Recorder` itself: every Event).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import pytest
 
 from services.common.bus import Bus, BusUnavailable, RejectEvent
 from services.common.events import (
+    EVENT_TYPES,
     Event,
     ModelDeployed,
+    TrainingCancelled,
     TrainingFailed,
     TrainingRequested,
+    TrainingStarted,
 )
-from tests.support import eventually, metrics_sampled, training_requested, training_succeeded
+from tests.support import eventually, metrics_sampled, training_requested
 
 MAX_DELIVERIES = 3
 """Every factory must make buses with this `max_deliveries`."""
@@ -44,7 +50,7 @@ class QueueNames:
 
 
 class Recorder:
-    """A handler that records the events it gets (and how often it saw each)."""
+    """A handler of every event that records what it gets; its methods are narrower handlers."""
 
     def __init__(self, fail_times: int = 0, error: type[Exception] = RuntimeError) -> None:
         self.events: list[Event] = []
@@ -56,9 +62,19 @@ class Recorder:
         if len(self.events) <= self.fail_times:
             raise self.error(f"planned failure {len(self.events)}")
 
+    async def job(self, event: TrainingRequested) -> None:
+        await self(event)
+
+    async def deployment(self, event: ModelDeployed) -> None:
+        await self(event)
+
     @property
     def ids(self) -> list[str]:
         return [e.id for e in self.events]
+
+    @property
+    def types(self) -> list[str]:
+        return [e.type for e in self.events]
 
 
 class BusContract:
@@ -86,7 +102,7 @@ class BusContract:
     ) -> None:
         bus = await bus_factory()
         got = Recorder()
-        await bus.consume_work(queues("jobs"), ["training.requested"], got)
+        await bus.consume_work(queues("jobs"), got.job)
         sent = training_requested()
         await bus.publish(sent)
         await eventually(lambda: len(got.events) == 1)
@@ -102,11 +118,11 @@ class BusContract:
 
         for bus, recorder in zip(replicas, recorders, strict=True):
 
-            async def slow(event: Event, recorder: Recorder = recorder) -> None:
+            async def slow(event: TrainingRequested, recorder: Recorder = recorder) -> None:
                 await asyncio.sleep(0.02)  # keeps one consumer busy so the other gets a turn
                 await recorder(event)
 
-            await bus.consume_work(queue, ["training.requested"], slow)
+            await bus.consume_work(queue, slow)
         sent = [training_requested(n) for n in range(10)]
         for event in sent:
             await replicas[0].publish(event)
@@ -121,14 +137,14 @@ class BusContract:
     ) -> None:
         bus = await bus_factory()
         queue = queues("jobs")
-        await bus.declare_work_queue(queue, ["training.requested"])
+        await bus.declare_work_queue(queue, TrainingRequested)
         sent = [training_requested(n) for n in range(3)]
         for event in sent:
             await bus.publish(event)
         await eventually(lambda: _equals(bus.queue_depth(queue), 3))
 
         got = Recorder()
-        await bus.consume_work(queue, ["training.requested"], got)
+        await bus.consume_work(queue, got.job)
         await eventually(lambda: len(got.events) == 3)
         assert got.ids == [e.id for e in sent]
         await eventually(lambda: _equals(bus.queue_depth(queue), 0))
@@ -146,14 +162,14 @@ class BusContract:
         queue = queues("jobs")
         running, peak, release = 0, 0, asyncio.Event()
 
-        async def blocking(event: Event) -> None:
+        async def blocking(event: TrainingRequested) -> None:
             nonlocal running, peak
             running += 1
             peak = max(peak, running)
             await release.wait()
             running -= 1
 
-        await bus.consume_work(queue, ["training.requested"], blocking, prefetch=2)
+        await bus.consume_work(queue, blocking, prefetch=2)
         for n in range(5):
             await bus.publish(training_requested(n))
         await eventually(lambda: _equals(bus.queue_depth(queue), 3))
@@ -169,7 +185,7 @@ class BusContract:
         bus = await bus_factory()
         queue = queues("jobs")
         got = Recorder(fail_times=1)
-        await bus.consume_work(queue, ["training.requested"], got)
+        await bus.consume_work(queue, got.job)
         sent = training_requested()
         await bus.publish(sent)
         await eventually(lambda: len(got.events) == 2)
@@ -183,7 +199,7 @@ class BusContract:
         bus = await bus_factory()
         queue = queues("jobs")
         got = Recorder(fail_times=99, error=RejectEvent)
-        await bus.consume_work(queue, ["training.requested"], got)
+        await bus.consume_work(queue, got.job)
         await bus.publish(training_requested())
         await eventually(lambda: _equals(self.dead_letter_count(bus, queue), 1))
         assert len(got.events) == 1
@@ -194,7 +210,7 @@ class BusContract:
         bus = await bus_factory()
         queue = queues("jobs")
         got = Recorder(fail_times=99)
-        await bus.consume_work(queue, ["training.requested"], got)
+        await bus.consume_work(queue, got.job)
         await bus.publish(training_requested())
         await eventually(lambda: _equals(self.dead_letter_count(bus, queue), 1))
         assert len(got.events) == MAX_DELIVERIES
@@ -205,12 +221,16 @@ class BusContract:
         bus = await bus_factory()
         queue = queues("jobs")
         got = Recorder()
-        await bus.consume_work(queue, ["training.#"], got)
-        await self.publish_raw(bus, "training.requested", b"{not json")
-        await self.publish_raw(bus, "training.requested", b'{"type": "training.requested"}')
-        await self.publish_raw(bus, "training.unheard_of", b'{"type": "training.unheard_of"}')
+        await bus.consume_work(queue, got.job)
+        key = TrainingRequested.type
+        await self.publish_raw(bus, key, b"{not json")
+        await self.publish_raw(bus, key, b"[]")
+        await self.publish_raw(bus, key, b'{"type": "training.requested"}')
+        await self.publish_raw(bus, key, b'{"type": "training.unheard_of"}')
+        # A valid event, but not one this handler takes: it never sees it.
+        await self.publish_raw(bus, key, _body(TrainingFailed(job_id="j", error="boom")))
         await bus.publish(sent := training_requested())
-        await eventually(lambda: _equals(self.dead_letter_count(bus, queue), 3))
+        await eventually(lambda: _equals(self.dead_letter_count(bus, queue), 5))
         await eventually(lambda: got.ids == [sent.id])
 
     async def test_every_broadcast_subscriber_gets_every_event(
@@ -219,7 +239,7 @@ class BusContract:
         replicas = [await bus_factory(), await bus_factory()]
         recorders = [Recorder(), Recorder()]
         for bus, recorder in zip(replicas, recorders, strict=True):
-            await bus.consume_broadcast(["model.deployed"], recorder)
+            await bus.consume_broadcast(recorder.deployment)
         sent = [ModelDeployed(model_id=f"m{n}", model_path=f"models/m{n}") for n in range(5)]
         for event in sent:
             await replicas[0].publish(event)
@@ -231,38 +251,90 @@ class BusContract:
     ) -> None:
         bus = await bus_factory()
         got = Recorder(fail_times=1)
-        await bus.consume_broadcast(["model.deployed"], got)
+        await bus.consume_broadcast(got.deployment)
         sent = [ModelDeployed(model_id=f"m{n}", model_path=f"models/m{n}") for n in range(2)]
         for event in sent:
             await bus.publish(event)
         await eventually(lambda: got.events == sent)
 
-    async def test_topic_patterns_route_by_event_type(
+    async def test_a_broadcast_handler_never_sees_a_type_it_did_not_ask_for(
+        self, bus_factory: BusFactory
+    ) -> None:
+        bus = await bus_factory()
+        got = Recorder()
+        await bus.consume_broadcast(got.deployment)
+        await self.publish_raw(
+            bus, ModelDeployed.type, _body(TrainingFailed(job_id="j", error="x"))
+        )
+        await self.publish_raw(bus, ModelDeployed.type, b"{not json")
+        await bus.publish(sent := ModelDeployed(model_id="m", model_path="models/m"))
+        await eventually(lambda: got.events == [sent])  # copies come in order: the others are gone
+
+    async def test_each_handler_gets_the_types_it_is_annotated_with(
         self, bus_factory: BusFactory, queues: QueueNames
     ) -> None:
         bus = await bus_factory()
-        one_word, many_words, exact, broadcast = Recorder(), Recorder(), Recorder(), Recorder()
-        await bus.consume_work(queues("one"), ["training.*"], one_word)
-        await bus.consume_work(queues("many"), ["#.failed", "model.#"], many_words)
-        await bus.consume_work(queues("exact"), ["metrics.sampled"], exact)
-        await bus.consume_broadcast(["*.succeeded"], broadcast)
-        events: list[Event] = [
-            training_requested(),
-            TrainingFailed(job_id="j", error="boom"),
-            training_succeeded(),
-            ModelDeployed(model_id="m", model_path="models/m"),
-            metrics_sampled(),
-        ]
-        for event in events:
-            await bus.publish(event)
-        await eventually(lambda: len(one_word.events) == 3)
-        await eventually(lambda: len(many_words.events) == 2)
-        await eventually(lambda: len(exact.events) == 1 and len(broadcast.events) == 1)
+        jobs, deployments = Recorder(), Recorder()
+        await bus.consume_work(queues("jobs"), jobs.job)
+        await bus.consume_broadcast(deployments.deployment)
+        await _publish_one_of_each(bus)
+        await eventually(lambda: jobs.types == [TrainingRequested.type])
+        await eventually(lambda: deployments.types == [ModelDeployed.type])
         await asyncio.sleep(0.1)  # a short settle: nothing else may arrive
-        assert [e.type for e in one_word.events] == [e.type for e in events[:3]]
-        assert sorted(e.type for e in many_words.events) == ["model.deployed", "training.failed"]
-        assert [e.type for e in exact.events] == ["metrics.sampled"]
-        assert [e.type for e in broadcast.events] == ["training.succeeded"]
+        assert jobs.types == [TrainingRequested.type]
+        assert deployments.types == [ModelDeployed.type]
+
+    async def test_a_union_typed_handler_gets_both_types_and_nothing_else(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        work, broadcast = Recorder(), Recorder()
+
+        async def on_work(event: TrainingFailed | TrainingCancelled) -> None:
+            await work(event)
+
+        async def on_broadcast(event: TrainingFailed | TrainingCancelled) -> None:
+            await broadcast(event)
+
+        await bus.consume_work(queues("ends"), on_work)
+        await bus.consume_broadcast(on_broadcast)
+        await _publish_one_of_each(bus)
+        ends = {TrainingFailed.type, TrainingCancelled.type}
+        await eventually(lambda: set(work.types) == ends and set(broadcast.types) == ends)
+        await asyncio.sleep(0.1)  # a short settle: nothing else may arrive
+        assert sorted(work.types) == sorted(broadcast.types) == sorted(ends)
+
+    async def test_an_event_typed_handler_gets_every_event(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        work, broadcast = Recorder(), Recorder()
+        await bus.consume_work(queues("all"), work)
+        await bus.consume_broadcast(broadcast)
+        sent = await _publish_one_of_each(bus)
+        await eventually(lambda: len(work.events) == len(broadcast.events) == len(sent))
+        assert sorted(work.ids) == sorted(e.id for e in sent)
+        assert broadcast.events == sent
+
+    async def test_a_handler_without_an_event_annotation_is_refused(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        queue = queues("refused")
+
+        async def unannotated(event):  # type: ignore[no-untyped-def]
+            pass
+
+        async def not_an_event(event: str) -> None:
+            pass
+
+        handlers: list[Callable[..., Awaitable[None]]] = [unannotated, not_an_event]
+        for handler in handlers:
+            with pytest.raises(TypeError, match="annotat"):
+                await bus.consume_work(queue, handler)
+            with pytest.raises(TypeError, match="annotat"):
+                await bus.consume_broadcast(handler)
+        await bus.publish(training_requested())  # nothing was subscribed, nothing breaks
 
     async def test_a_closed_bus_refuses_to_publish(self, bus_factory: BusFactory) -> None:
         bus = await bus_factory()
@@ -275,3 +347,23 @@ class BusContract:
 
 async def _equals(value: Awaitable[int | None], expected: int) -> bool:
     return await value == expected
+
+
+async def _publish_one_of_each(bus: Bus) -> list[Event]:
+    """Publish a handful of different event types, in this order."""
+    sent: list[Event] = [
+        training_requested(),
+        TrainingStarted(job_id="j", worker="w"),
+        TrainingFailed(job_id="j", error="boom"),
+        TrainingCancelled(job_id="j"),
+        ModelDeployed(model_id="m", model_path="models/m"),
+        metrics_sampled(),
+    ]
+    assert len({e.type for e in sent}) == len(sent) and all(e.type in EVENT_TYPES for e in sent)
+    for event in sent:
+        await bus.publish(event)
+    return sent
+
+
+def _body(event: Event) -> bytes:
+    return json.dumps(event.to_message()).encode()

@@ -13,7 +13,7 @@ import pytest
 
 from services.common.bus import AmqpBus, Bus, BusUnavailable
 from services.common.bus.amqp import dead_letter_queue
-from services.common.events import Event
+from services.common.events import Event, TrainingRequested
 from tests.contract.bus_contract import (
     MAX_DELIVERIES,
     BusContract,
@@ -65,7 +65,7 @@ class TestAmqpBus(BusContract):
     ) -> None:
         bus = await bus_factory()
         queue = queues("jobs")
-        await bus.declare_work_queue(queue, ["training.requested"])
+        await bus.declare_work_queue(queue, TrainingRequested)
         doomed = await asyncio.create_subprocess_exec(
             sys.executable, "-c", _HANGING_CONSUMER, amqp_url, exchange, queue, str(MAX_DELIVERIES),
             stdout=asyncio.subprocess.PIPE,
@@ -81,7 +81,7 @@ class TestAmqpBus(BusContract):
                 doomed.kill()
                 await doomed.wait()
         got = Recorder()
-        await bus.consume_work(queue, ["training.requested"], got)
+        await bus.consume_work(queue, got.job)
         await eventually(lambda: got.ids == [sent.id], within=10)
 
     async def test_a_broker_outage_is_survived(
@@ -103,8 +103,8 @@ class TestAmqpBus(BusContract):
             await proxy.up()
             await asyncio.wait_for(starting, 10)
             work, broadcast = Recorder(), Recorder()
-            await bus.consume_work(queues("jobs"), ["training.requested"], work)
-            await bus.consume_broadcast(["training.requested"], broadcast)
+            await bus.consume_work(queues("jobs"), work.job)
+            await bus.consume_broadcast(broadcast.job)
 
             await proxy.down()
             await eventually(lambda: not bus.connected)
@@ -141,16 +141,17 @@ class TestAmqpBus(BusContract):
 _HANGING_CONSUMER = """
 import asyncio, sys
 from services.common.bus.amqp import AmqpBus
+from services.common.events import TrainingRequested
 
 async def main(url, exchange, queue, max_deliveries):
     bus = AmqpBus(url, exchange=exchange, max_deliveries=int(max_deliveries))
     await bus.start()
 
-    async def hang(event):
+    async def hang(event: TrainingRequested) -> None:
         print("handling", event.id, flush=True)
         await asyncio.Event().wait()
 
-    await bus.consume_work(queue, ["training.requested"], hang)
+    await bus.consume_work(queue, hang)
     print("ready", flush=True)
     await asyncio.Event().wait()
 

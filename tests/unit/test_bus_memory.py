@@ -8,9 +8,15 @@ from typing import Any
 
 import pytest
 
-from services.common.bus import AmqpBus, Bus, MemoryBus, create_bus
+from services.common.bus import AmqpBus, Bus, MemoryBus, create_bus, subscribed_events
 from services.common.bus.memory import MemoryBroker
-from services.common.events import Event
+from services.common.events import (
+    EVENT_TYPES,
+    Event,
+    ModelDeployed,
+    TrainingFailed,
+    TrainingRequested,
+)
 from tests.contract.bus_contract import (
     MAX_DELIVERIES,
     BusContract,
@@ -49,8 +55,8 @@ async def test_publish_never_runs_a_handler_inline() -> None:
     bus = MemoryBus()
     await bus.start()
     got = Recorder()
-    await bus.consume_work("jobs", ["training.requested"], got)
-    await bus.consume_broadcast(["training.requested"], got)
+    await bus.consume_work("jobs", got.job)
+    await bus.consume_broadcast(got.job)
     await bus.publish(training_requested())
     assert got.events == []  # publish only enqueued
     await eventually(lambda: len(got.events) == 2)
@@ -60,7 +66,7 @@ async def test_publish_never_runs_a_handler_inline() -> None:
 async def test_dead_letters_say_why_and_after_how_many_attempts() -> None:
     bus = MemoryBus(max_deliveries=2)
     await bus.start()
-    await bus.consume_work("jobs", ["training.requested"], Recorder(fail_times=99))
+    await bus.consume_work("jobs", Recorder(fail_times=99).job)
     await bus.publish(training_requested())
     await eventually(lambda: len(bus.dead_letters) == 1)
     letter = bus.dead_letters[0]
@@ -75,16 +81,16 @@ async def test_an_event_interrupted_by_close_goes_to_another_replica() -> None:
     await second.start()
     started = asyncio.Event()
 
-    async def hangs(event: Event) -> None:
+    async def hangs(event: TrainingRequested) -> None:
         started.set()
         await asyncio.Event().wait()
 
-    await first.consume_work("jobs", ["training.requested"], hangs)
+    await first.consume_work("jobs", hangs)
     await first.publish(sent := training_requested())
     await asyncio.wait_for(started.wait(), 5)
     await first.close()  # the replica dies mid-handler
     got = Recorder()
-    await second.consume_work("jobs", ["training.requested"], got)
+    await second.consume_work("jobs", got.job)
     await eventually(lambda: got.ids == [sent.id])
     await second.close()
 
@@ -96,3 +102,36 @@ def test_create_bus_picks_the_implementation_from_the_url() -> None:
     assert bus.queue_prefix == "shop."
     with pytest.raises(ValueError):
         create_bus("redis://localhost")
+
+
+class Handlers:
+    """Handlers as bound methods and as a callable object, as services write them."""
+
+    async def on_job(self, event: TrainingRequested) -> None: ...
+
+    async def on_end(self, event: TrainingFailed | ModelDeployed) -> None: ...
+
+    async def __call__(self, event: Event) -> None: ...
+
+
+async def optional(event: TrainingRequested | None) -> None: ...
+
+
+async def not_imported(event: Unheard) -> None:  # type: ignore[name-defined]  # noqa: F821
+    ...
+
+
+async def no_parameter() -> None: ...
+
+
+def test_the_annotation_of_the_first_parameter_is_the_subscription() -> None:
+    handlers = Handlers()
+    assert subscribed_events(handlers.on_job) == (TrainingRequested,)
+    assert subscribed_events(handlers.on_end) == (TrainingFailed, ModelDeployed)
+    assert subscribed_events(handlers) == tuple(EVENT_TYPES.values())
+
+
+@pytest.mark.parametrize("handler", [optional, not_imported, no_parameter])
+def test_a_handler_that_names_no_event_class_is_refused(handler: Any) -> None:
+    with pytest.raises(TypeError, match=handler.__name__):
+        subscribed_events(handler)

@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 from services.common.bus.amqp import AmqpBus
-from services.common.bus.base import Bus, BusUnavailable, Handler, RejectEvent
+from services.common.bus.base import (
+    Bus,
+    BusUnavailable,
+    EventT,
+    Handler,
+    RejectEvent,
+    subscribed_events,
+)
 from services.common.bus.memory import MemoryBus
 
-__all__ = ["AmqpBus", "Bus", "BusUnavailable", "Handler", "MemoryBus", "RejectEvent", "create_bus"]
+__all__ = [
+    "AmqpBus",
+    "Bus",
+    "BusUnavailable",
+    "EventT",
+    "Handler",
+    "MemoryBus",
+    "RejectEvent",
+    "create_bus",
+    "subscribed_events",
+]
 
 
 def create_bus(url: str, *, namespace: str = "mlops") -> Bus:

@@ -2,22 +2,22 @@
 
 Topology, for exchange `mlops.events`:
 - `mlops.events`: durable topic exchange; routing key = event type.
-- work queue `<queue>`: durable quorum queue bound to its patterns, with a delivery limit and
+- work queue `<queue>`: durable quorum queue bound to its events' types, with a delivery limit and
   dead-lettering to the direct exchange `mlops.events.dead`, routing key `<queue>`,
   which feeds the durable queue `<queue>.dead`.
 - broadcast: one exclusive, auto-delete queue per subscriber, gone when its connection goes.
 
 Everything is declared through robust channels, so aio-pika re-declares queues, bindings and
-consumers after the connection comes back (broker restart, network blip).
+consumers after the connection comes back (broker restart, network blip). What to do with a
+message (decode, retry, dead-letter) is decided in base.py; this module only moves it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from typing import Any
 
 import aio_pika
@@ -30,15 +30,8 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import AMQPChannelError, AMQPError, ChannelInvalidStateError
 
-from services.common.bus.base import (
-    PUBLISHED,
-    Bus,
-    BusUnavailable,
-    Handler,
-    RejectEvent,
-    measured,
-)
-from services.common.events import Event, parse_event
+from services.common.bus.base import Bus, BusUnavailable, SettleWork, WorkMessage
+from services.common.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +58,18 @@ class AmqpBus(Bus):
         publish_timeout_s: float = 10.0,
         reconnect_interval_s: float = 2.0,
     ) -> None:
+        super().__init__(max_deliveries=max_deliveries)
         self.url = url
         self.exchange = exchange
         self.dead_exchange = f"{exchange}.dead"
         self.queue_prefix = queue_prefix
         """Put before every work queue's name, so installations can share one broker."""
-        self.max_deliveries = max_deliveries
         self.connect_timeout_s = connect_timeout_s
         self.publish_timeout_s = publish_timeout_s
         self.reconnect_interval_s = reconnect_interval_s
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
         self._exchange: AbstractRobustExchange | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
 
     @property
@@ -93,19 +85,15 @@ class AmqpBus(Bus):
     async def close(self) -> None:
         """Stop handlers and disconnect; unacked messages go back to their queues."""
         self._closing = True
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:  # bounded: a handler that ignores its cancellation must not block shutdown
-            await asyncio.wait(tasks, timeout=10)
+        await self._stop_tasks()
         if self._connection is not None:
             await self._connection.close()
 
-    async def publish(self, event: Event) -> None:
+    async def _publish(self, event: Event, body: bytes) -> None:
         if self._exchange is None or self._closing:
             raise BusUnavailable("the RabbitMQ bus is not running")
         message = aio_pika.Message(
-            json.dumps(event.to_message()).encode(),
+            body,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=event.id,
@@ -116,48 +104,44 @@ class AmqpBus(Bus):
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
             # that arrives as the publish completes, and the caller would never stop.
             async with asyncio.timeout(self.publish_timeout_s):
-                await self._publish(message, event.type)
+                await self._publish_until_confirmed(message, event.type)
         except (TimeoutError, AMQPError) as exc:
             raise BusUnavailable(
                 f"RabbitMQ did not confirm {event.type} within {self.publish_timeout_s:g}s"
             ) from exc
-        PUBLISHED.labels(event.type).inc()
 
-    async def declare_work_queue(self, queue: str, patterns: Sequence[str]) -> None:
+    async def _declare_work_queue(self, queue: str, routing_keys: tuple[str, ...]) -> None:
         assert self._channel is not None, "start() the bus first"
-        await self._declare_work_queue(self._channel, self.queue_prefix + queue, patterns)
+        await self._declare_queues(self._channel, self.queue_prefix + queue, routing_keys)
 
-    async def consume_work(
-        self, queue: str, patterns: Sequence[str], handler: Handler, prefetch: int = 1
+    async def _consume_work(
+        self, queue: str, routing_keys: tuple[str, ...], settle: SettleWork, prefetch: int
     ) -> None:
-        handler = measured(handler)
         # Its own channel, so its prefetch limits this consumer only.
         channel, _ = await self._open_channel(prefetch)
-        work_queue = await self._declare_work_queue(channel, self.queue_prefix + queue, patterns)
+        work_queue = await self._declare_queues(channel, self.queue_prefix + queue, routing_keys)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             if not self._closing:  # else leave it unacked: closing requeues it
-                self._spawn(self._handle_work(message, handler))
+                self._spawn(settle(_Delivery(message)))
 
         await work_queue.consume(on_message)
 
-    async def consume_broadcast(self, patterns: Sequence[str], handler: Handler) -> None:
-        handler = measured(handler)
+    async def _subscribe_broadcast(self, routing_keys: tuple[str, ...]) -> asyncio.Queue[bytes]:
         channel, _ = await self._open_channel()
         # Named by us, not by the server: a robust channel re-declares it by name on reconnect.
         queue = await channel.declare_queue(
             f"{self.exchange}.broadcast.{uuid.uuid4().hex}", exclusive=True, auto_delete=True
         )
-        for pattern in patterns:
-            await queue.bind(self.exchange, routing_key=pattern)
-        # One task per subscriber keeps events in order; a slow one only delays itself.
+        for key in routing_keys:
+            await queue.bind(self.exchange, routing_key=key)
         inbox: asyncio.Queue[bytes] = asyncio.Queue()
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             inbox.put_nowait(message.body)
 
         await queue.consume(on_message, no_ack=True)
-        self._spawn(self._dispatch_broadcast(inbox, handler))
+        return inbox
 
     async def queue_depth(self, queue: str) -> int | None:
         # A throwaway plain channel: a robust one answers a passive declare from its cache
@@ -218,9 +202,10 @@ class AmqpBus(Bus):
         )
         return channel, exchange
 
-    async def _declare_work_queue(
-        self, channel: AbstractRobustChannel, queue: str, patterns: Sequence[str]
+    async def _declare_queues(
+        self, channel: AbstractRobustChannel, queue: str, routing_keys: tuple[str, ...]
     ) -> AbstractRobustQueue:
+        """The work queue, bound to `routing_keys`, and the dead-letter queue behind it."""
         dead = await channel.declare_queue(
             dead_letter_queue(queue), durable=True, arguments={"x-queue-type": "quorum"}
         )
@@ -236,11 +221,11 @@ class AmqpBus(Bus):
                 "x-dead-letter-routing-key": queue,
             },
         )
-        for pattern in patterns:
-            await work_queue.bind(self.exchange, routing_key=pattern)
+        for key in routing_keys:
+            await work_queue.bind(self.exchange, routing_key=key)
         return work_queue
 
-    async def _publish(self, message: aio_pika.Message, routing_key: str) -> None:
+    async def _publish_until_confirmed(self, message: aio_pika.Message, routing_key: str) -> None:
         assert self._channel is not None and self._exchange is not None
         while True:
             try:
@@ -252,54 +237,25 @@ class AmqpBus(Bus):
                 log.info("publish of %s interrupted (%r); retrying", routing_key, exc)
                 await asyncio.sleep(0.1)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        # Handlers run in tasks the bus owns: a long one (training) never blocks the connection,
-        # survives a reconnect, and close() can cancel it.
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
-    async def _handle_work(self, message: AbstractIncomingMessage, handler: Handler) -> None:
-        count = (message.headers or {}).get("x-delivery-count")  # quorum queues, from 2nd try
-        attempt = (count if isinstance(count, int) else 0) + 1
-        try:
-            event = _decode(message.body)
-        except ValueError as exc:
-            log.warning("dead-lettering malformed message %s: %r", message.message_id, exc)
-            await _settle(message.reject(requeue=False))
-            return
-        try:
-            await handler(event)
-        except RejectEvent as exc:
-            log.warning("dead-lettering %s %s: %r", event.type, event.id, exc)
-            await _settle(message.reject(requeue=False))
-        except Exception as exc:
-            if attempt >= self.max_deliveries:
-                log.error(
-                    "dead-lettering %s %s after %d attempts: %r", event.type, event.id, attempt, exc
-                )
-                await _settle(message.reject(requeue=False))
-            else:
-                log.warning(
-                    "handler failed on %s %s (attempt %d of %d), redelivering: %r",
-                    event.type,
-                    event.id,
-                    attempt,
-                    self.max_deliveries,
-                    exc,
-                )
-                await _settle(message.nack(requeue=True))
-        else:
-            await _settle(message.ack())
+class _Delivery(WorkMessage):
+    """A message from a quorum queue, which counts its redeliveries in `x-delivery-count`."""
 
-    async def _dispatch_broadcast(self, inbox: asyncio.Queue[bytes], handler: Handler) -> None:
-        while True:
-            body = await inbox.get()
-            try:
-                await handler(_decode(body))
-            except Exception:
-                # Broadcast copies are not retried; the next event still comes.
-                log.exception("broadcast handler failed")
+    def __init__(self, message: AbstractIncomingMessage) -> None:
+        self._message = message
+        self.body = message.body
+        count = (message.headers or {}).get("x-delivery-count")  # set from the 2nd delivery on
+        self.attempt = (count if isinstance(count, int) else 0) + 1
+
+    async def ack(self) -> None:
+        await _settle(self._message.ack())
+
+    async def requeue(self) -> None:
+        await _settle(self._message.nack(requeue=True))
+
+    async def dead_letter(self, reason: str) -> None:
+        # The queue's dead-letter exchange takes it to `<queue>.dead`.
+        await _settle(self._message.reject(requeue=False))
 
 
 async def _settle(outcome: Coroutine[Any, Any, None]) -> None:
@@ -308,11 +264,3 @@ async def _settle(outcome: Coroutine[Any, Any, None]) -> None:
         await outcome
     except (*_TRANSIENT, AMQPError) as exc:
         log.warning("could not settle a message (%r); the broker will redeliver it", exc)
-
-
-def _decode(body: bytes) -> Event:
-    """Parse a message body into its typed event; ValueError when it is not one."""
-    message = json.loads(body)
-    if not isinstance(message, dict):
-        raise ValueError("message body is not a JSON object")
-    return parse_event(message)
