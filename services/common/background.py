@@ -38,16 +38,18 @@ class Repeating:
     async def stop(self, grace_s: float = 5.0) -> None:
         """Ask the loop to end, and cancel it if it has not within `grace_s`. A flag as well as
         a cancel: a library that swallows a cancellation must not keep the loop alive."""
-        if self._task is None:
+        task, self._task = self._task, None
+        if task is None:
             return
         self._stopping.set()
         self._wakeup.set()
-        done, _ = await asyncio.wait({self._task}, timeout=grace_s)
-        if not done:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._task = None
+        try:
+            await asyncio.wait({task}, timeout=grace_s)
+        finally:  # also when this stop is itself cancelled (a bounded shutdown gave up on it)
+            if not task.done():
+                task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def _run(self) -> None:
         if await self._pause(self._first_delay):

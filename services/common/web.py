@@ -1,17 +1,21 @@
-"""What every service's HTTP app shares: JSON errors, /metrics, request counting.
+"""What every service's HTTP app shares: JSON errors, /metrics, request counting, /health.
 
 Every 4xx/5xx answer is `{"detail": "<plain English>", "code": "<snake_case>"}`, never a
-traceback or HTML (shared/API.md)."""
+traceback or HTML (shared/API.md). `service_app` builds a service's app with all of that, so
+no service writes its own error handlers or health route."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal, Protocol, get_type_hints
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.errors import AppError
@@ -89,3 +93,60 @@ def install_common(app: FastAPI, service: str) -> None:
     @app.get("/metrics", include_in_schema=False)
     async def _metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class ServiceHealth(BaseModel):
+    """A service's /health answer: its status, then whatever details it tells (extra fields,
+    e.g. the trainer's `busy`, the predictor's `default_model`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok", "degraded", "down"]
+
+
+class Connection(Protocol):
+    """What a health check needs to know of the bus: whether it is connected."""
+
+    @property
+    def connected(self) -> bool: ...
+
+
+def connection_health(
+    connection: Connection, details: Callable[[], Mapping[str, object]] = dict
+) -> Callable[[], Awaitable[ServiceHealth]]:
+    """The health of a service that works through the bus: "ok" while connected, "degraded"
+    while not (it still answers HTTP, so never "down"), with its `details` beside."""
+
+    async def health() -> ServiceHealth:
+        return ServiceHealth(status="ok" if connection.connected else "degraded", **details())
+
+    return health
+
+
+def service_app(
+    service: str, health: Callable[[], Awaitable[BaseModel]], **fastapi_kwargs: Any
+) -> FastAPI:
+    """A service's FastAPI app: the common error handlers and /metrics (`install_common`) and
+    `GET /health`, which answers `health()`'s model as JSON with 503 when its `status` is
+    "down" (load balancers read the code), else 200.
+
+    Internal services have no /docs or /redoc unless `fastapi_kwargs` ask for them; the
+    OpenAPI schema shows the model `health` is annotated to return."""
+    app = FastAPI(**{"title": service, "docs_url": None, "redoc_url": None, **fastapi_kwargs})
+    install_common(app, service)
+
+    @app.get("/health", response_model=_answer_model(health))
+    async def _health() -> JSONResponse:
+        answer = await health()
+        status = 503 if getattr(answer, "status", None) == "down" else 200
+        return JSONResponse(answer.model_dump(mode="json"), status_code=status)
+
+    return app
+
+
+def _answer_model(health: Callable[[], Awaitable[BaseModel]]) -> type[BaseModel]:
+    try:
+        answer = get_type_hints(health).get("return")
+    except Exception:  # an annotation that cannot be resolved only costs the docs their detail
+        answer = None
+    return answer if isinstance(answer, type) and issubclass(answer, BaseModel) else ServiceHealth

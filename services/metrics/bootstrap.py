@@ -6,14 +6,14 @@ import asyncio
 import logging
 
 import psutil
-from fastapi import FastAPI
 from prometheus_client import Gauge
 
 from services.common.background import Repeating
 from services.common.bus import Bus, BusUnavailable
 from services.common.events import TRAINING_QUEUE, MetricsSampled
 from services.common.heartbeat import Heartbeat
-from services.common.web import install_common
+from services.common.lifecycle import Lifecycle, Step
+from services.common.web import connection_health, service_app
 from services.metrics.sampler import sample
 from services.metrics.settings import MetricsSettings
 
@@ -24,28 +24,30 @@ DISK = Gauge("mlops_machine_disk_percent", "Disk use of the data folder's disk")
 QUEUE = Gauge("mlops_queue_depth", "Messages waiting in a work queue", ["queue"])
 
 
-class MetricsService:
+class MetricsService(Lifecycle):
     def __init__(self, settings: MetricsSettings, bus: Bus):
         self.settings, self.bus = settings, bus
-        self.heartbeat = Heartbeat(bus, "metrics", settings.heartbeat_interval_s)
         self.latest: MetricsSampled | None = None
-        # The first CPU reading needs a moment of history (psutil measures between calls).
-        self._loop = Repeating(
-            "metrics-sampler",
-            self.publish_sample,
-            settings.metrics_interval_s,
-            first_delay_s=min(1.0, settings.metrics_interval_s),
+        self.app = service_app("metrics", connection_health(bus, self.details))
+        super().__init__(
+            "metrics",
+            Step("cpu-clock", self._start_cpu_clock),
+            # The first CPU reading needs a moment of history (psutil measures between calls).
+            Repeating(
+                "metrics-sampler",
+                self.publish_sample,
+                settings.metrics_interval_s,
+                first_delay_s=min(1.0, settings.metrics_interval_s),
+            ),
+            Heartbeat(bus, "metrics", settings.heartbeat_interval_s),
         )
-        self.app = _app(self)
 
-    async def start(self) -> None:
-        psutil.cpu_percent(interval=None)  # start the CPU clock
-        await self._loop.start()
-        await self.heartbeat.start()
+    def details(self) -> dict[str, object]:
+        """On /health: the latest sample (heartbeats leave it out: it is on the bus already)."""
+        return {"latest": self.latest.model_dump(mode="json") if self.latest else None}
 
-    async def stop(self) -> None:
-        await self.heartbeat.stop()
-        await self._loop.stop()
+    async def _start_cpu_clock(self) -> None:
+        psutil.cpu_percent(interval=None)  # psutil measures CPU use between two calls
 
     async def sample_once(self) -> MetricsSampled:
         depth = await self.bus.queue_depth(TRAINING_QUEUE)
@@ -64,18 +66,6 @@ class MetricsService:
             await self.bus.publish(await self.sample_once())
         except BusUnavailable:
             log.warning("metrics not sent: broker unavailable")
-
-
-def _app(service: MetricsService) -> FastAPI:
-    app = FastAPI(title="metrics", docs_url=None, redoc_url=None)
-    install_common(app, "metrics")
-
-    @app.get("/health")
-    async def health() -> dict[str, object]:
-        latest = service.latest.model_dump(mode="json") if service.latest else None
-        return {"status": "ok" if service.bus.connected else "degraded", "latest": latest}
-
-    return app
 
 
 def bootstrap(settings: MetricsSettings, bus: Bus) -> MetricsService:

@@ -2,52 +2,38 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
 from services.common.bus import Bus
-from services.common.events import TRAINING_QUEUE, TRAINING_QUEUE_PATTERNS, TrainingCancelRequested
+from services.common.events import TRAINING_QUEUE
 from services.common.heartbeat import Heartbeat
+from services.common.lifecycle import Lifecycle, Step
 from services.common.storage import FileStore
-from services.common.web import install_common
+from services.common.web import connection_health, service_app
 from services.trainer.settings import TrainerSettings
 from services.trainer.worker import Trainer
 
 
-class TrainerService:
+class TrainerService(Lifecycle):
     def __init__(self, settings: TrainerSettings, bus: Bus, store: FileStore, secret: bytes):
-        self.bus = bus
-        self.heartbeat = Heartbeat(bus, "trainer", settings.heartbeat_interval_s, self._details)
+        heartbeat = Heartbeat(bus, "trainer", settings.heartbeat_interval_s, self.details)
         self.trainer = Trainer(
-            bus, store, secret, self.heartbeat.instance, memory_mb=settings.training_memory_mb
+            bus, store, secret, heartbeat.instance, memory_mb=settings.training_memory_mb
         )
-        self.app = _app(self)
+        self.app = service_app("trainer", connection_health(bus, self.details))
+        super().__init__(
+            "trainer",
+            # Cancels first: a job taken from the queue can be cancelled at once.
+            Step("cancels", lambda: bus.consume_broadcast(self.trainer.on_cancel)),
+            # prefetch=1: one CPU-heavy job per replica; the others wait for a free trainer.
+            Step(
+                "jobs",
+                lambda: bus.consume_work(TRAINING_QUEUE, self.trainer.on_requested, prefetch=1),
+            ),
+            heartbeat,
+        )
 
-    def _details(self) -> dict[str, object]:
+    def details(self) -> dict[str, object]:
+        """Told in heartbeats (the gateway spots orphaned jobs from `jobs`) and on /health."""
         return {"busy": self.trainer.busy, "jobs": self.trainer.jobs}
-
-    async def start(self) -> None:
-        await self.bus.consume_broadcast([TrainingCancelRequested.type], self.trainer.on_cancel)  # type: ignore[arg-type]
-        await self.bus.consume_work(
-            TRAINING_QUEUE, TRAINING_QUEUE_PATTERNS, self.trainer.on_requested, prefetch=1
-        )  # type: ignore[arg-type]
-        await self.heartbeat.start()
-
-    async def stop(self) -> None:
-        await self.heartbeat.stop()
-
-
-def _app(service: TrainerService) -> FastAPI:
-    app = FastAPI(title="trainer", docs_url=None, redoc_url=None)
-    install_common(app, "trainer")
-
-    @app.get("/health")
-    async def health() -> dict[str, object]:
-        return {
-            "status": "ok" if service.bus.connected else "degraded",
-            "busy": service.trainer.busy,
-        }
-
-    return app
 
 
 def bootstrap(
