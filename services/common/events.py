@@ -12,6 +12,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.model_report import ModelReport
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -64,30 +66,18 @@ class TrainingProgressed(Event):
     eta_s: float | None = None
 
 
-class TrainingSucceeded(Event):
+class TrainingSucceeded(Event, ModelReport):
+    """A model is trained: where its file is, and its report (every ModelReport field, flat)."""
+
     type: ClassVar[str] = "training.succeeded"
     job_id: str
     model_id: str
     model_path: str
     dataset_id: str
-    task: Literal["classification", "regression"]
-    target: str
-    algorithm: str
-    score_name: str
-    score: float
-    metrics: dict[str, Any] = Field(default_factory=dict)
-    light: Literal["green", "yellow", "red"]
-    light_reason: str = ""
-    """Why the light has its colour, in one plain sentence."""
-    summary: str
-    notes: list[str] = Field(default_factory=list)
-    """Plain-English notes about the data the model learned from."""
-    leaderboard: list[dict[str, Any]] = Field(default_factory=list)
-    feature_importance: list[dict[str, Any]] = Field(default_factory=list)
-    features: list[dict[str, Any]] = Field(default_factory=list)
-    """The columns a prediction needs: [{"name", "kind", ...}]."""
-    versions: dict[str, str] = Field(default_factory=dict)
-    training_seconds: float = 0.0
+
+    @property
+    def report(self) -> ModelReport:
+        return ModelReport.model_validate(self.model_dump(include=set(ModelReport.model_fields)))
 
 
 class TrainingFailed(Event):
@@ -134,6 +124,15 @@ class ServiceHeartbeat(Event):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class DashboardChanged(Event):
+    """What a gateway replica tells every replica's pages after a commit (job and model views,
+    activity lines), so a page sees the change whichever replica recorded it."""
+
+    type: ClassVar[str] = "dashboard.changed"
+    updates: list[dict[str, Any]] = Field(default_factory=list)
+    """[{"type": "job" | "model" | "activity", "data": {...}}], in the order they happened."""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -147,6 +146,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ModelDeployed,
         MetricsSampled,
         ServiceHeartbeat,
+        DashboardChanged,
     )
 }
 
@@ -164,5 +164,5 @@ def parse_event(message: dict[str, Any]) -> Event:
 
 
 TRAINING_QUEUE = "trainer.jobs"
-"""The durable work queue every trainer replica consumes `training.requested` from."""
-TRAINING_QUEUE_PATTERNS = [TrainingRequested.type]
+"""The durable work queue every trainer replica consumes `training.requested` from; declare it
+with `bus.declare_work_queue(TRAINING_QUEUE, TrainingRequested)`."""

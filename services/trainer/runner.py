@@ -18,10 +18,15 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from services.common.model_report import REPORT_FIELDS, ModelReport
+
+if TYPE_CHECKING:
+    from services.trainer.domain.training import TrainingResult
 
 log = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited loop or sockets
@@ -34,9 +39,36 @@ CANCEL_GRACE_S = 15.0  # after a cancel, how long the child may take to hand in 
 @dataclass
 class Outcome:
     status: str  # "succeeded" | "failed" | "cancelled"
-    result: dict[str, Any] = field(default_factory=dict)
+    report: ModelReport | None = None
+    """The trained model's report, when it succeeded."""
     error: str = ""
     code: str = ""
+
+
+# What the training child tells its parent through the pipe: small typed messages.
+@dataclass(frozen=True)
+class Progressed:
+    fraction: float
+    stage: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    report: ModelReport
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str
+    code: str
+
+
+@dataclass(frozen=True)
+class StoppedEmpty:
+    """Asked to stop before a single model was finished."""
+
+
+ChildMessage = Progressed | Finished | Failed | StoppedEmpty
 
 
 @dataclass
@@ -117,29 +149,30 @@ class TrainingRun:
                 return self._timed_out()
             try:
                 ready = await asyncio.to_thread(receiver.poll, 0.25)
-                message = receiver.recv() if ready else None
+                message: ChildMessage | None = receiver.recv() if ready else None
             except (EOFError, OSError):
-                message = ("died",)
-            if message is None:
-                continue
-            kind = message[0]
-            if kind == "progress":
-                await on_progress(message[1], message[2])
-            elif kind == "done":
-                return Outcome("succeeded", result=message[1])
-            elif kind == "error":
-                return Outcome("failed", error=message[1], code=message[2])
-            elif kind == "stopped":  # before a single model was finished
-                return Outcome("cancelled") if self._cancelled else self._timed_out()
-            else:
-                if self._cancelled:
-                    return Outcome("cancelled")
-                return Outcome(
-                    "failed",
-                    error="Training stopped unexpectedly, possibly because the "
-                    "computer ran out of memory. Try a smaller file.",
-                    code="trainer_crashed",
-                )
+                return self._died()
+            match message:
+                case None:
+                    continue
+                case Progressed(fraction, stage):
+                    await on_progress(fraction, stage)
+                case Finished(report):
+                    return Outcome("succeeded", report=report)
+                case Failed(error, code):
+                    return Outcome("failed", error=error, code=code)
+                case StoppedEmpty():
+                    return Outcome("cancelled") if self._cancelled else self._timed_out()
+
+    def _died(self) -> Outcome:
+        if self._cancelled:
+            return Outcome("cancelled")
+        return Outcome(
+            "failed",
+            error="Training stopped unexpectedly, possibly because the "
+            "computer ran out of memory. Try a smaller file.",
+            code="trainer_crashed",
+        )
 
 
 def _child_main(sender: Connection, spec: TrainingSpec) -> None:
@@ -154,7 +187,7 @@ def _child_main(sender: Connection, spec: TrainingSpec) -> None:
     _limit_memory(spec.memory_mb)
     try:
         store = FileStore(Path(spec.data_dir), spec.secret)
-        sender.send(("progress", 0.01, "Reading your data"))
+        sender.send(Progressed(0.01, "Reading your data"))
         try:
             frame = read_csv(store.path(spec.dataset_path))
         except FileNotFoundError:
@@ -167,23 +200,20 @@ def _child_main(sender: Connection, spec: TrainingSpec) -> None:
             frame,
             spec.target,
             time_budget_s=spec.time_budget_s,
-            progress=lambda fraction, stage: sender.send(("progress", fraction, stage)),
+            progress=lambda fraction, stage: sender.send(Progressed(fraction, stage)),
             seed=spec.seed,
             algorithm=spec.algorithm,
             should_stop=stop.is_set,
         )
         store.save_model(spec.model_path, result.bundle)
-        fields = _result_fields(result)
-        fields["training_seconds"] = round(time.monotonic() - started, 2)
-        sender.send(("done", fields))
+        sender.send(Finished(report_of(result, round(time.monotonic() - started, 2))))
     except StoppedBeforeAnyModel:
-        sender.send(("stopped",))
+        sender.send(StoppedEmpty())
     except AppError as exc:
-        sender.send(("error", exc.detail, exc.code))
+        sender.send(Failed(exc.detail, exc.code))
     except MemoryError:
         sender.send(
-            (
-                "error",
+            Failed(
                 "There was not enough memory to train on this file. Try a smaller file.",
                 "out_of_memory",
             )
@@ -191,8 +221,7 @@ def _child_main(sender: Connection, spec: TrainingSpec) -> None:
     except Exception:
         logging.getLogger("trainer.child").exception("training failed")
         sender.send(
-            (
-                "error",
+            Failed(
                 "Training stopped because of an unexpected problem with this data.",
                 "training_failed",
             )
@@ -227,22 +256,24 @@ def _limit_memory(memory_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _result_fields(result: Any) -> dict[str, Any]:
-    """What the `training.succeeded` event says about a trained model (all JSON-safe)."""
-    names = (
-        "light_reason",
-        "notes",
-        "algorithm",
-        "score_name",
-        "score",
-        "metrics",
-        "light",
-        "summary",
-        "leaderboard",
-        "feature_importance",
-        "features",
-    )
-    fields = {name: getattr(result, name) for name in names}
+def report_of(result: TrainingResult, training_seconds: float) -> ModelReport:
+    """The trained model's report: every ModelReport field the training result has, plus what
+    the saved bundle says about itself (task, target, labels, library versions)."""
     bundle = result.bundle
-    fields.update(task=bundle.task, target=bundle.target, versions=dict(bundle.versions))
-    return fields
+    known = {name: getattr(result, name) for name in REPORT_FIELDS if hasattr(result, name)}
+    return ModelReport.model_validate(
+        {
+            **known,
+            "task": bundle.task,
+            "target": bundle.target,
+            "classes": None if bundle.classes is None else [_plain(c) for c in bundle.classes],
+            "versions": dict(bundle.versions),
+            "training_seconds": training_seconds,
+        }
+    )
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value it holds (labels must survive JSON)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value

@@ -156,13 +156,14 @@ class Trainer:
                 )
             )
         else:  # also after a cancel: the best model found until then
+            assert outcome.report is not None, "a succeeded outcome carries its report"
             succeeded = TrainingSucceeded(
                 correlation_id=job,
                 job_id=job,
                 model_id=event.model_id,
                 model_path=model_path(event.model_id),
                 dataset_id=event.dataset_id,
-                **outcome.result,
+                **outcome.report.model_dump(),
             )
             # The record makes a redelivered job re-announce this model instead of training again.
             record = succeeded.model_dump(mode="json")
