@@ -15,12 +15,14 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import uvicorn
 
-from services.common.bus import create_bus
+from services.common.bus import Bus, create_bus
+from services.common.lifecycle import Lifecycle, Service
 from services.common.logs import configure_logging
 from services.common.settings import Settings, load_settings
 from services.common.storage import FileStore, load_secret
@@ -36,17 +38,10 @@ COMMANDS = {
 }
 
 
-class Component(Protocol):
-    app: Any
-
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-
-
-def build(command: str, **overrides: Any) -> tuple[Any, list[Component]]:
+def build(command: str, **overrides: Any) -> tuple[Bus, list[Service]]:
     """The bus plus the components a command runs; the first component's app is served.
     Each service reads its own settings from the environment; `overrides` win (tests)."""
-    from services.gateway.bootstrap import bootstrap as gateway
+    from services.gateway.entrypoints.service import create as gateway
     from services.gateway.settings import GatewaySettings
     from services.metrics.bootstrap import bootstrap as metrics
     from services.metrics.settings import MetricsSettings
@@ -74,7 +69,7 @@ def build(command: str, **overrides: Any) -> tuple[Any, list[Component]]:
             trainer(trainer_settings, bus, store, secret),
             metrics(metrics_settings, bus),
         ]
-    single = {
+    single: dict[str, Callable[[], Service]] = {
         "gateway": lambda: gateway(gateway_settings, bus, store),
         "trainer": lambda: trainer(trainer_settings, bus, store, secret),
         "predictor": lambda: predictor(settings, bus, store),
@@ -86,11 +81,9 @@ def build(command: str, **overrides: Any) -> tuple[Any, list[Component]]:
 async def serve(command: str, settings: Settings) -> None:
     bus, components = build(command)
     await bus.start()
-    started: list[Component] = []
+    everything = Lifecycle(command, *components, stop_timeout_s=30)
     try:
-        for component in components:
-            await component.start()
-            started.append(component)
+        await everything.start()
         config = uvicorn.Config(
             components[0].app,
             host=settings.host,
@@ -110,11 +103,7 @@ async def serve(command: str, settings: Settings) -> None:
         )
         await uvicorn.Server(config).serve()
     finally:
-        for component in reversed(started):
-            try:
-                await component.stop()
-            except Exception:
-                log.exception("stopping %s failed", type(component).__name__)
+        await everything.stop()
         await bus.close()
 
 
@@ -134,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, summary in COMMANDS.items():
         commands.add_parser(name, help=summary, description=summary)
     args = parser.parse_args(argv)
-    settings = load_settings()
+    settings: Settings = load_settings()
     configure_logging(settings.log_level, settings.log_json, args.command)
     if args.command == "migrate":
         migrate_only()

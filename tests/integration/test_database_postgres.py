@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from services.common.bus import MemoryBus
 from services.common.events import TrainingRequested
 from services.gateway.adapters.database import Database, make_engine, migrate
-from services.gateway.handlers.activity import announce
-from services.gateway.outbox import OutboxRelay
+from services.gateway.adapters.outbox import OutboxRelay, enqueue
 
 pytestmark = pytest.mark.integration
 
@@ -43,13 +42,13 @@ async def test_outbox_publishes_each_event_once_in_order(postgres_url: str) -> N
     await bus.start()
     seen: list[str] = []
 
-    async def record(event):  # type: ignore[no-untyped-def]
+    async def record(event: TrainingRequested) -> None:
         seen.append(event.job_id)
 
-    await bus.consume_work("q", ["training.requested"], record)
+    await bus.consume_work("q", record)
     with db.unit_of_work() as session:
         for n in range(5):
-            announce(
+            enqueue(
                 session,
                 TrainingRequested(
                     job_id=f"j{n}",

@@ -19,11 +19,10 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from services.common.bus import Bus
 from services.common.events import TrainingSucceeded
 from services.common.storage import model_path
 from services.gateway.adapters.orm import JobRow, utcnow
-from services.gateway.bootstrap import Gateway
+from services.gateway.entrypoints.service import GatewayService
 from tests.support import churn_csv, eventually, free_port, prices_csv, running_gateway
 
 pytestmark = pytest.mark.timeout(240)
@@ -58,7 +57,7 @@ def inbox() -> Iterator[Inbox]:
 @contextlib.asynccontextmanager
 async def product(
     data_dir: Path, smtp_port: int, **settings: Any
-) -> AsyncIterator[tuple[httpx.AsyncClient, Gateway]]:
+) -> AsyncIterator[tuple[httpx.AsyncClient, GatewayService]]:
     """The whole product in this event loop, emailing OWNER through 127.0.0.1:`smtp_port`;
     the gateway too, so a test can hand it an event again as a redelivery would."""
     defaults: dict[str, Any] = dict(
@@ -75,7 +74,7 @@ async def product(
         client,
         gateway,
     ):
-        assert isinstance(gateway, Gateway)
+        assert isinstance(gateway, GatewayService)
         yield client, gateway
 
 
@@ -141,8 +140,8 @@ async def test_one_email_when_a_model_is_ready_and_none_when_switched_off(
         await eventually(lambda: inbox.messages, within=30)
         # The final event again, several times at once, as redeliveries would bring it.
         again = await succeeded_again(api, told)
-        await asyncio.gather(*(gateway.consumers.record(again) for _ in range(3)))
-        await gateway.notifier.stop()  # waits for any email still on its way
+        await asyncio.gather(*(gateway.recorder.record(again) for _ in range(3)))
+        await gateway.gateway.emails.stop()  # waits for any email still on its way
         notes = await email_notes(api)
 
     assert len(inbox.messages) == 1, [m["Subject"] for m in inbox.messages]
@@ -176,7 +175,7 @@ async def test_an_email_when_a_job_is_given_up_on_after_its_trainers_died(
     """The watchdog, not a trainer, fails a job that kept killing its trainers: email too."""
     async with product(tmp_path, inbox.port) as (api, gateway):
         past = utcnow() - timedelta(hours=1)
-        with gateway.db.unit_of_work() as session:
+        with gateway.gateway.db.unit_of_work() as session:
             session.add(
                 JobRow(
                     id="lost-job",
@@ -186,7 +185,7 @@ async def test_an_email_when_a_job_is_given_up_on_after_its_trainers_died(
                     status="running",
                     stage="Training",
                     model_id="lost-model",
-                    attempts=Bus.max_deliveries,
+                    attempts=gateway.gateway.bus.max_deliveries,
                     updated_at=past,
                     started_at=past,
                 )
@@ -227,8 +226,8 @@ async def test_one_email_on_rabbitmq_and_postgres(
         await eventually(lambda: inbox.messages, within=30)
         # Redeliveries racing each other on PostgreSQL's row lock still tell nobody again.
         again = await succeeded_again(api, job)
-        await asyncio.gather(*(gateway.consumers.record(again) for _ in range(4)))
-        await gateway.notifier.stop()
+        await asyncio.gather(*(gateway.recorder.record(again) for _ in range(4)))
+        await gateway.gateway.emails.stop()
 
     assert [m["Subject"] for m in inbox.messages] == ["Your model for 'churn' is ready"]
     assert "It was right" in assert_plain(inbox.messages[0])

@@ -11,12 +11,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from services.common.bus import MemoryBus
+from services.common.model_report import ModelReport
 from services.common.storage import FileStore, dataset_path, model_path, model_record_path
 from services.gateway.adapters.database import Database, make_engine, migrate
+from services.gateway.adapters.live import LiveHub
 from services.gateway.adapters.orm import ActivityRow, DatasetRow, JobRow, ModelRow, utcnow
-from services.gateway.cleanup import Cleaner
+from services.gateway.adapters.unit_of_work import UnitOfWork
+from services.gateway.domain.schemas import UserSettings
+from services.gateway.entrypoints.timers import Cleaner
 from services.gateway.handlers import settings as user_settings
-from services.gateway.schemas import UserSettings
+from services.gateway.handlers.announce import Announcer
+from services.gateway.settings import GatewaySettings
 from tests.support import eventually
 
 LONG_AGO = utcnow() - timedelta(days=40)
@@ -41,9 +47,17 @@ def store(tmp_path: Path) -> FileStore:
     return FileStore(tmp_path / "files", b"k" * 32)
 
 
+def new_cleaner(db: Database, store: FileStore) -> Cleaner:
+    """A gateway's clean-up loop on this database; its feed lines go through the announcer
+    (the bus is not running: nothing is sent live, the lines are still recorded)."""
+    announcer = Announcer(db, MemoryBus(), LiveHub())
+    settings = GatewaySettings(cleanup_interval_s=3600, default_time_budget_s=60)
+    return Cleaner(UnitOfWork(db, lambda: None, announcer.tell), store, settings)
+
+
 @pytest.fixture
 def cleaner(db: Database, store: FileStore) -> Cleaner:
-    return Cleaner(db, store, interval_s=3600, default_budget_s=60)
+    return new_cleaner(db, store)
 
 
 def keep_for(db: Database, days: int | None) -> None:
@@ -104,18 +118,15 @@ def add_model(db: Database, store: FileStore, job_id: str, when=LATELY, deployed
                 job_id=job_id,
                 dataset_id="d",
                 path=path,
-                task="regression",
-                target="b",
-                algorithm="ridge",
-                score_name="r2",
-                score=0.9,
-                metrics={},
-                light="green",
-                summary="Good.",
-                leaderboard=[],
-                feature_importance=[],
-                features=[],
-                versions={},
+                report=ModelReport(
+                    task="regression",
+                    target="b",
+                    algorithm="ridge",
+                    score_name="r2",
+                    score=0.9,
+                    light="green",
+                    summary="Good.",
+                ).model_dump(),
                 created_at=when,
                 deployed_at=when if deployed else None,
             )
@@ -134,7 +145,7 @@ def notes(db: Database) -> list[str]:
         return list(s.scalars(query))
 
 
-def test_old_data_goes_with_its_files_and_the_rest_stays(
+async def test_old_data_goes_with_its_files_and_the_rest_stays(
     db: Database, store: FileStore, cleaner: Cleaner
 ) -> None:
     old_file = add_dataset(db, store, "old", LONG_AGO)
@@ -151,7 +162,7 @@ def test_old_data_goes_with_its_files_and_the_rest_stays(
     add_job(db, "queued", "needed", "queued", LONG_AGO)
     keep_for(db, 30)
 
-    removed = cleaner.run_blocking()
+    removed = await cleaner.run()
 
     assert removed is not None
     assert (removed.datasets, removed.jobs, removed.models) == (1, 2, 1)
@@ -166,27 +177,27 @@ def test_old_data_goes_with_its_files_and_the_rest_stays(
     ]
 
 
-def test_a_second_round_finds_nothing_and_says_nothing(
+async def test_a_second_round_finds_nothing_and_says_nothing(
     db: Database, store: FileStore, cleaner: Cleaner
 ) -> None:
     add_dataset(db, store, "old", LONG_AGO)
     keep_for(db, 7)
-    first, second = cleaner.run_blocking(), cleaner.run_blocking()
+    first, second = await cleaner.run(), await cleaner.run()
     assert first is not None and first.datasets == 1
     assert second is not None and not second
     assert len(notes(db)) == 1
 
 
-def test_nothing_happens_unless_the_settings_ask(
+async def test_nothing_happens_unless_the_settings_ask(
     db: Database, store: FileStore, cleaner: Cleaner
 ) -> None:
     old_file = add_dataset(db, store, "old", LONG_AGO)
     add_job(db, "old-done", "old", "succeeded", LONG_AGO)
     add_model(db, store, "old-done", LONG_AGO)
 
-    assert cleaner.run_blocking() is None  # never saved
+    assert await cleaner.run() is None  # never saved
     keep_for(db, None)
-    assert cleaner.run_blocking() is None
+    assert await cleaner.run() is None
 
     assert ids(db, DatasetRow) == {"old"} and ids(db, JobRow) == {"old-done"}
     assert store.exists(old_file) and notes(db) == []
@@ -196,7 +207,7 @@ async def test_woken_after_settings_are_saved_it_cleans_up_at_once(
     db: Database, store: FileStore
 ) -> None:
     add_dataset(db, store, "old", LONG_AGO)
-    cleaner = Cleaner(db, store, interval_s=3600, default_budget_s=60)
+    cleaner = new_cleaner(db, store)
     await cleaner.start()
     try:
         await eventually(lambda: cleaner.rounds == 1, within=10)  # found no setting
@@ -217,9 +228,9 @@ async def test_gateways_cleaning_up_at_once_remove_each_row_once(
         add_job(db, f"job-{n}", f"old-{n}", "succeeded", LONG_AGO)
         add_model(db, store, f"job-{n}", LONG_AGO)
     keep_for(db, 30)
-    replicas = [Cleaner(db, store, interval_s=3600, default_budget_s=60) for _ in range(3)]
+    replicas = [new_cleaner(db, store) for _ in range(3)]
 
-    rounds = await asyncio.gather(*(asyncio.to_thread(r.run_blocking) for r in replicas))
+    rounds = await asyncio.gather(*(r.run() for r in replicas))
 
     assert sum(r.datasets for r in rounds if r) == 30
     assert sum(r.jobs for r in rounds if r) == 30 and sum(r.models for r in rounds if r) == 30

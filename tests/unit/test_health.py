@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from services.common.events import ServiceHeartbeat
 from services.common.settings import load_settings
 from services.gateway.adapters.database import normalize_url
-from services.gateway.health import HealthBoard, overall
+from services.gateway.domain.status import HealthBoard, overall
 from services.gateway.settings import GatewaySettings
 
 

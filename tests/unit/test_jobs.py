@@ -11,8 +11,8 @@ from services.common.events import TrainingProgressed, TrainingStarted
 from services.common.storage import FileStore
 from services.gateway.adapters.database import Database, make_engine, migrate
 from services.gateway.adapters.orm import JobRow, ModelRow, utcnow
+from services.gateway.domain.schemas import Job
 from services.gateway.handlers import jobs
-from services.gateway.schemas import Job
 from tests.support import training_succeeded
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from services.common.model_report import ModelReport
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -63,6 +65,8 @@ class JobRow(Base):
     eta_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     model_id: Mapped[str] = mapped_column(String(32))
     """Chosen when the job is created; a Model row with this id exists once it succeeds."""
+    has_model: Mapped[bool] = mapped_column(Boolean, default=False)
+    """True once the job kept a model (it succeeded, or was stopped early with one)."""
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     """How many times a trainer started this job (a job that keeps killing trainers fails)."""
@@ -78,22 +82,14 @@ class ModelRow(Base):
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), unique=True)
     dataset_id: Mapped[str] = mapped_column(String(32), index=True)
     path: Mapped[str] = mapped_column(String(255))
-    task: Mapped[str] = mapped_column(String(20))
-    target: Mapped[str] = mapped_column(String(255))
-    algorithm: Mapped[str] = mapped_column(String(80))
-    score_name: Mapped[str] = mapped_column(String(40))
-    score: Mapped[float] = mapped_column(Float)
-    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
-    light: Mapped[str] = mapped_column(String(10))
-    light_reason: Mapped[str] = mapped_column(Text, default="")
-    summary: Mapped[str] = mapped_column(Text)
-    notes: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    leaderboard: Mapped[list[Any]] = mapped_column(JSON)
-    feature_importance: Mapped[list[Any]] = mapped_column(JSON)
-    features: Mapped[list[Any]] = mapped_column(JSON)
-    versions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The trainer's ModelReport, whole: one place to add a field."""
     deployed_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def card(self) -> ModelReport:
+        return ModelReport.model_validate(self.report)
 
 
 class SettingRow(Base):

@@ -1,5 +1,6 @@
-"""Publishes the outbox: events recorded with the change they announce, sent once the broker
-takes them. A broker outage delays events; it never loses a job."""
+"""The outbox: events recorded in the same transaction as the change they announce (`enqueue`),
+published by the relay once the broker takes them. A broker outage delays events; it never
+loses a job."""
 
 from __future__ import annotations
 
@@ -7,14 +8,20 @@ import asyncio
 import logging
 
 from sqlalchemy import Select, select, update
+from sqlalchemy.orm import Session
 
 from services.common.background import Repeating
 from services.common.bus import Bus, BusUnavailable
-from services.common.events import parse_event
+from services.common.events import Event, new_id, parse_event
 from services.gateway.adapters.database import Database
 from services.gateway.adapters.orm import OutboxRow, utcnow
 
 log = logging.getLogger(__name__)
+
+
+def enqueue(session: Session, event: Event) -> None:
+    """Queue an event in the same transaction as the change it announces."""
+    session.add(OutboxRow(id=new_id(), message=event.to_message()))
 
 
 class OutboxRelay:
@@ -45,7 +52,7 @@ class OutboxRelay:
             return self._flush_locked()
         return self._flush_unlocked()
 
-    def _pending(self) -> Select[tuple[OutboxRow]]:
+    def _pending(self) -> Select[OutboxRow]:
         query = select(OutboxRow).where(OutboxRow.published_at.is_(None))
         return query.order_by(OutboxRow.created_at, OutboxRow.id).limit(self._batch)
 

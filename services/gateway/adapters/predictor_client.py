@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from services.common.errors import AppError, Unavailable
+from services.common.prediction import PredictRequest, PredictResponse
 
 _UNREACHABLE = "The prediction service is not answering right now. Please try again in a moment."
 
@@ -20,9 +21,9 @@ class PredictorClient:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def predict(self, body: dict[str, Any]) -> dict[str, Any]:
-        response = await self._send("POST", "/predict", json=body)
-        return response.json()
+    async def predict(self, request: PredictRequest) -> PredictResponse:
+        response = await self._send("POST", "/predict", json=request.model_dump(mode="json"))
+        return PredictResponse.model_validate_json(response.content)
 
     async def predict_csv(self, model_id: str, filename: str, content: bytes) -> bytes:
         files = {"file": (filename or "data.csv", content, "text/csv")}

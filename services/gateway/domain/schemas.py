@@ -1,4 +1,5 @@
-"""The API's request and response shapes (shared/API.md). ORM rows are turned into these here."""
+"""The API's request and response shapes (shared/API.md). Database rows become these through
+`of(row)`, read by attribute, so this module needs nothing from the adapters."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.algorithms import CHOICES
-from services.gateway.adapters.orm import DatasetRow, JobRow, ModelRow
+from services.common.model_report import Light, ModelReport, Task
+from services.common.prediction import PredictRequest, PredictResponse, Unusual
+from services.gateway.domain.status import Overall, State
 
-Light = Literal["green", "yellow", "red"]
-Task = Literal["classification", "regression"]
+__all__ = ["PredictRequest", "PredictResponse", "Unusual"]  # the predictor's contract, shared
 
 
 class Column(BaseModel):
@@ -35,7 +37,7 @@ class Dataset(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, row: DatasetRow) -> Dataset:
+    def of(cls, row: Any) -> Dataset:
         return cls.model_validate(row, from_attributes=True)
 
 
@@ -52,7 +54,7 @@ class JobRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     dataset_id: str
     target: str | None = None
-    time_budget_s: int | None = Field(None, ge=5, le=3600)
+    time_budget_s: int | None = Field(default=None, ge=5, le=3600)
 
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -74,43 +76,37 @@ class Job(BaseModel):
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, row: JobRow) -> Job:
+    def of(cls, row: Any) -> Job:
         job = cls.model_validate(row, from_attributes=True)
         # The model id is reserved up front, but a Job names its model only once it exists.
-        exists = row.status == "succeeded" or row.stage == STOPPED_EARLY
-        return job.model_copy(update={"model_id": row.model_id if exists else None})
+        return job.model_copy(update={"model_id": row.model_id if row.has_model else None})
 
 
 class JobList(BaseModel):
     items: list[Job]
 
 
-class Model(BaseModel):
+class Model(ModelReport):
+    """A trained model: its report (services.common.model_report) and where it stands."""
+
     id: str
     job_id: str
     dataset_id: str
-    task: Task
-    target: str
-    algorithm: str
-    score_name: str
-    score: float
-    metrics: dict[str, Any]
-    light: Light
-    light_reason: str
-    summary: str
-    notes: list[str]
-    leaderboard: list[dict[str, Any]]
-    feature_importance: list[dict[str, Any]]
-    features: list[dict[str, Any]]
-    versions: dict[str, Any]
     deployed: bool
     deployed_at: datetime | None
     created_at: datetime
 
     @classmethod
-    def of(cls, row: ModelRow) -> Model:
-        data = {c: getattr(row, c) for c in cls.model_fields if c != "deployed"}
-        return cls(**data, deployed=row.deployed_at is not None)
+    def of(cls, row: Any) -> Model:
+        return cls(
+            **row.report,
+            id=row.id,
+            job_id=row.job_id,
+            dataset_id=row.dataset_id,
+            deployed=row.deployed_at is not None,
+            deployed_at=row.deployed_at,
+            created_at=row.created_at,
+        )
 
 
 class ModelList(BaseModel):
@@ -123,25 +119,6 @@ class Deployment(BaseModel):
     deployed_at: datetime
 
 
-class PredictRequest(BaseModel):
-    rows: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
-    model_id: str | None = None
-
-
-class Unusual(BaseModel):
-    unusual: bool
-    reasons: list[str]
-
-
-class PredictResponse(BaseModel):
-    model_id: str
-    predictions: list[Any]
-    probabilities: list[dict[str, float]] | None = None
-    # Added after the first release: None when an older predictor answers.
-    confidence: list[Literal["high", "medium", "low"]] | None = None
-    unusual: list[Unusual] | None = None
-
-
 STOPPED_EARLY = "Stopped early; the best model found until then was kept"  # a job's stage
 
 
@@ -149,10 +126,10 @@ class UserSettings(BaseModel):
     """What the Settings page saves; the services obey these."""
 
     model_config = ConfigDict(extra="forbid")
-    time_budget_s: int = Field(60, ge=5, le=3600)
+    time_budget_s: int = Field(default=60, ge=5, le=3600)
     algorithm: Literal[CHOICES] = "auto"  # type: ignore[valid-type]  # one of the known kinds
     notify_on_complete: bool = True
-    cleanup_after_days: int | None = Field(None, ge=1, le=3650)
+    cleanup_after_days: int | None = Field(default=None, ge=1, le=3650)
 
 
 class Activity(BaseModel):
@@ -167,9 +144,6 @@ class ActivityList(BaseModel):
     items: list[Activity]
 
 
-ComponentState = Literal["ok", "degraded", "down", "unknown"]
-
-
 class Health(BaseModel):
-    status: Literal["ok", "degraded", "down"]
-    components: dict[str, ComponentState]
+    status: Overall
+    components: dict[str, State]

@@ -1,13 +1,18 @@
-"""Which services are alive, from their heartbeats, and the overall health answer."""
+"""What this gateway knows of the system from the bus: which services are alive (their
+heartbeats), the overall health answer, and the machine's latest readings."""
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
+from typing import Any, Literal
 
-from services.common.events import ServiceHeartbeat
+from services.common.events import MetricsSampled, ServiceHeartbeat
 
 SERVICES = ("trainer", "predictor", "metrics")
+State = Literal["ok", "degraded", "down", "unknown"]
+Overall = Literal["ok", "degraded", "down"]
 
 
 class HealthBoard:
@@ -26,7 +31,7 @@ class HealthBoard:
         if beat.service == "trainer":
             self._jobs[beat.instance] = [str(j) for j in beat.details.get("jobs", [])]
 
-    def service_state(self, service: str) -> str:
+    def service_state(self, service: str) -> State:
         now = self._clock()
         live = [i for i, seen in self._seen[service].items() if now - seen <= self._stale_after]
         if not live:
@@ -51,8 +56,8 @@ class HealthBoard:
         live = {i for i, seen in self._seen["trainer"].items() if now - seen <= self._stale_after}
         return {job for instance in live for job in self._jobs.get(instance, [])}
 
-    def components(self, database: bool, broker: bool, storage: bool) -> dict[str, str]:
-        parts = {
+    def components(self, database: bool, broker: bool, storage: bool) -> dict[str, State]:
+        parts: dict[str, State] = {
             "database": "ok" if database else "down",
             "broker": "ok" if broker else "down",
             "storage": "ok" if storage else "down",
@@ -61,7 +66,21 @@ class HealthBoard:
         return parts
 
 
-def overall(components: dict[str, str]) -> str:
+def overall(components: dict[str, State]) -> Overall:
     if components["database"] == "down" or components["storage"] == "down":
         return "down"
     return "ok" if all(v == "ok" for v in components.values()) else "degraded"
+
+
+class MachineReadings:
+    """The latest machine sample and the last hour of them (at the default 5 s interval)."""
+
+    def __init__(self, keep: int = 720):
+        self.latest: dict[str, Any] | None = None
+        self.history: deque[dict[str, Any]] = deque(maxlen=keep)
+
+    def saw(self, event: MetricsSampled) -> dict[str, Any]:
+        sample = event.model_dump(mode="json", exclude={"id", "version", "correlation_id"})
+        self.latest = sample
+        self.history.append(sample)
+        return sample

@@ -1,163 +1,104 @@
-"""What the gateway does with events: record training updates (once, on a shared queue) and
-push every update to the pages connected to THIS replica (each replica gets its own copy)."""
+"""The gateway's bus consumers. Training updates are recorded once, by whichever replica takes
+them from the shared records queue; what every replica's pages need (what changed, machine
+readings, heartbeats) arrives on a broadcast copy of its own."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
 
+from sqlalchemy.orm import Session
+
+from services.common.bus import Bus
 from services.common.events import (
-    Event,
+    DashboardChanged,
     MetricsSampled,
-    ModelDeployed,
     ServiceHeartbeat,
     TrainingCancelled,
     TrainingFailed,
     TrainingProgressed,
-    TrainingRequested,
     TrainingStarted,
     TrainingSucceeded,
 )
-from services.gateway.adapters.orm import JobRow, ModelRow
-from services.gateway.handlers import jobs
-from services.gateway.handlers.activity import describe
-from services.gateway.notify import Notice
-from services.gateway.schemas import Job, Model
-
-if TYPE_CHECKING:
-    from services.gateway.bootstrap import Gateway
+from services.common.storage import FileStore
+from services.gateway.adapters.live import LiveHub
+from services.gateway.adapters.smtp import EmailSender
+from services.gateway.adapters.unit_of_work import UnitOfWork
+from services.gateway.domain.emails import Notice
+from services.gateway.domain.schemas import Health
+from services.gateway.domain.status import HealthBoard, MachineReadings
+from services.gateway.handlers import jobs, notifications
+from services.gateway.handlers.announce import show
+from services.gateway.settings import GatewaySettings
 
 RECORDS_QUEUE = "gateway.records"
-RECORDED = [
-    "training.started",
-    "training.progress",
-    "training.succeeded",
-    "training.failed",
-    "training.cancelled",
-]
-LIVE = ["training.#", "model.deployed", "metrics.sampled", "service.heartbeat"]
-FINAL = (TrainingSucceeded, TrainingFailed, TrainingCancelled)
-JOB_EVENTS = (TrainingRequested, TrainingStarted, TrainingProgressed, *FINAL)
-JobEvent = (
-    TrainingRequested
-    | TrainingStarted
-    | TrainingProgressed
-    | TrainingSucceeded
-    | TrainingFailed
-    | TrainingCancelled
+TrainingUpdate = (
+    TrainingStarted | TrainingProgressed | TrainingSucceeded | TrainingFailed | TrainingCancelled
 )
+LiveEvent = DashboardChanged | MetricsSampled | ServiceHeartbeat
 
 
-class Consumers:
-    def __init__(self, gateway: Gateway):
-        self.gw = gateway
-        self.latest_metrics: dict[str, Any] | None = None
-        self.metrics_history: deque[dict[str, Any]] = deque(maxlen=720)
-        self._health: dict[str, str] = {}
+class Recorder:
+    """Records what trainers report, then asks for the email a finished job gets."""
 
-    async def start(self) -> None:
-        await self.gw.bus.consume_work(RECORDS_QUEUE, RECORDED, self.record, prefetch=10)
-        await self.gw.bus.consume_broadcast(LIVE, self.push)
+    def __init__(
+        self, uow: UnitOfWork, store: FileStore, settings: GatewaySettings, emails: EmailSender
+    ):
+        self._uow, self._store, self._settings, self._emails = uow, store, settings, emails
 
-    async def record(self, event: Event) -> None:
-        notice = await asyncio.to_thread(self._record_blocking, event)
-        self.gw.relay.wake()
+    async def record(self, event: TrainingUpdate) -> None:
+        notice = await self._uow.run(lambda session: self._record(session, event))
         if notice is not None:  # committed: tell the person, without holding up this queue
-            self.gw.notifier.submit(notice)
+            self._emails.submit(notice)
 
-    def _record_blocking(self, event: Event) -> Notice | None:
+    def _record(self, session: Session, event: TrainingUpdate) -> Notice | None:
         """Record one update; the email to send once it is committed, if this update is the
         one that finished the job (a redelivered event finds it finished and asks for none)."""
-        notifier = self.gw.notifier
-        with self.gw.db.unit_of_work() as session:
-            match event:
-                case TrainingStarted():
-                    jobs.record_started(session, event)
-                case TrainingProgressed():
-                    jobs.record_progress(session, event)
-                case TrainingSucceeded():
-                    if jobs.record_succeeded(session, self.gw.store, event):
-                        return notifier.for_success(session, event.model_id)
-                case TrainingFailed():
-                    if jobs.record_failed(session, event):
-                        return notifier.for_failure(session, event.job_id)
-                case TrainingCancelled():
-                    jobs.record_cancelled(session, event)
+        match event:
+            case TrainingStarted():
+                jobs.record_started(session, event)
+            case TrainingProgressed():
+                jobs.record_progress(session, event)
+            case TrainingSucceeded():
+                if jobs.record_succeeded(session, self._store, event):
+                    return notifications.for_success(session, self._settings, event.model_id)
+            case TrainingFailed():
+                if jobs.record_failed(session, event):
+                    return notifications.for_failure(session, self._settings, event.job_id)
+            case TrainingCancelled():
+                jobs.record_cancelled(session, event)
         return None
 
-    async def push(self, event: Event) -> None:
-        hub = self.gw.hub
+
+class LivePush:
+    """Keeps this replica's view of the system and sends its pages what changed."""
+
+    def __init__(
+        self,
+        hub: LiveHub,
+        board: HealthBoard,
+        readings: MachineReadings,
+        health: Callable[[], Awaitable[Health]],
+    ):
+        self._hub, self._board, self._readings, self._health = hub, board, readings, health
+        self._last_components: dict[str, str] = {}
+
+    async def push(self, event: LiveEvent) -> None:
         match event:
+            case DashboardChanged():
+                show(self._hub, event)
             case MetricsSampled():
-                sample = event.model_dump(mode="json", exclude={"id", "version", "correlation_id"})
-                self.latest_metrics = sample
-                self.metrics_history.append(sample)
-                hub.broadcast("metrics", sample)
+                self._hub.broadcast("metrics", self._readings.saw(event))
             case ServiceHeartbeat():
-                self.gw.board.saw(event)
+                self._board.saw(event)
                 await self._push_health_if_changed()
-            case ModelDeployed():
-                model = await asyncio.to_thread(self._model, event.model_id)
-                if model is not None:
-                    hub.broadcast("model", model)
-            case (
-                TrainingRequested()
-                | TrainingStarted()
-                | TrainingProgressed()
-                | TrainingSucceeded()
-                | TrainingFailed()
-                | TrainingCancelled()
-            ):
-                job = await self._job_view(event)
-                if job is not None:
-                    hub.broadcast("job", job)
-        told = describe(event)
-        if told is not None:
-            hub.broadcast(
-                "activity", {"kind": told[0], "message": told[1], "ref_id": event.correlation_id}
-            )
-
-    async def _job_view(self, event: JobEvent) -> Job | None:
-        """The job as stored. A final event may reach us before the replica that records it has
-        committed, so wait briefly for the stored status rather than show a stale one."""
-        deadline = time.monotonic() + 3.0
-        while True:
-            job = await asyncio.to_thread(self._job, event.job_id)
-            if (
-                job is None
-                or not isinstance(event, FINAL)
-                or job.status not in jobs.ACTIVE
-                or time.monotonic() > deadline
-            ):
-                break
-            await asyncio.sleep(0.1)
-        if job is not None and isinstance(event, TrainingProgressed) and job.status in jobs.ACTIVE:
-            fresher = event.progress >= job.progress
-            if fresher:
-                job = job.model_copy(
-                    update={
-                        "status": "running",
-                        "progress": event.progress,
-                        "stage": event.stage,
-                        "eta_s": event.eta_s,
-                    }
-                )
-        return job
-
-    def _job(self, job_id: str) -> Job | None:
-        with self.gw.db.unit_of_work() as session:
-            row = session.get(JobRow, job_id)
-            return Job.of(row) if row is not None else None
-
-    def _model(self, model_id: str) -> Model | None:
-        with self.gw.db.unit_of_work() as session:
-            row = session.get(ModelRow, model_id)
-            return Model.of(row) if row is not None else None
 
     async def _push_health_if_changed(self) -> None:
-        health = await self.gw.health()
-        if health.components != self._health:
-            self._health = dict(health.components)
-            self.gw.hub.broadcast("health", health)
+        health = await self._health()
+        if health.components != self._last_components:
+            self._last_components = dict(health.components)
+            self._hub.broadcast("health", health)
+
+
+async def subscribe(bus: Bus, recorder: Recorder, live: LivePush) -> None:
+    await bus.consume_work(RECORDS_QUEUE, recorder.record, prefetch=10)
+    await bus.consume_broadcast(live.push)

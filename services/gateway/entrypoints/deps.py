@@ -1,21 +1,25 @@
-"""What every route needs: the gateway, a unit of work on a worker thread, CSV uploads."""
+"""Typed dependencies for the routes (each asks for exactly the parts it uses), and receiving
+an uploaded CSV. A new dependency, such as the signed-in user, is added here once."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
+from services.common.background import Repeating
 from services.common.errors import AppError, BadInput
+from services.common.storage import FileStore
+from services.gateway.adapters.live import LiveHub
+from services.gateway.adapters.predictor_client import PredictorClient
+from services.gateway.adapters.unit_of_work import UnitOfWork
 from services.gateway.adapters.uploads import TooLarge, Upload, looks_like_csv, receive_upload
+from services.gateway.bootstrap import Gateway
+from services.gateway.domain.schemas import Health
+from services.gateway.domain.status import HealthBoard, MachineReadings
+from services.gateway.settings import GatewaySettings
 
-if TYPE_CHECKING:
-    from services.gateway.bootstrap import Gateway
-
-T = TypeVar("T")
 MULTIPART_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -38,35 +42,73 @@ MULTIPART_DOC: dict[str, Any] = {
 }
 
 
-def _gateway(request: Request) -> Gateway:
-    return request.app.state.gateway  # type: ignore[no-any-return]
+def _gateway(connection: HTTPConnection) -> Gateway:
+    gateway: Gateway = connection.app.state.gateway
+    return gateway
 
 
-GatewayDep = Annotated["Gateway", Depends(_gateway)]
+def _uow(connection: HTTPConnection) -> UnitOfWork:
+    return _gateway(connection).uow
 
 
-async def run(gw: Gateway, work: Callable[[Session], T]) -> T:
-    """Run a handler in one unit of work on a worker thread, then let the outbox publish."""
-
-    def blocking() -> T:
-        with gw.db.unit_of_work() as session:
-            return work(session)
-
-    result = await asyncio.to_thread(blocking)
-    gw.relay.wake()
-    return result
+def _store(connection: HTTPConnection) -> FileStore:
+    return _gateway(connection).store
 
 
-async def receive_csv(request: Request, gw: Gateway) -> Upload:
+def _settings(connection: HTTPConnection) -> GatewaySettings:
+    return _gateway(connection).settings
+
+
+def _hub(connection: HTTPConnection) -> LiveHub:
+    return _gateway(connection).hub
+
+
+def _predictor(connection: HTTPConnection) -> PredictorClient:
+    return _gateway(connection).predictor
+
+
+def _board(connection: HTTPConnection) -> HealthBoard:
+    return _gateway(connection).board
+
+
+def _readings(connection: HTTPConnection) -> MachineReadings:
+    return _gateway(connection).readings
+
+
+def _cleaner(connection: HTTPConnection) -> Repeating:
+    cleaner: Repeating = connection.app.state.cleaner
+    return cleaner
+
+
+async def _health(connection: HTTPConnection) -> Health:
+    return await _gateway(connection).health()
+
+
+# What a route may ask for, each exactly what it uses (full-stack-fastapi-template's SessionDep).
+UowDep = Annotated[UnitOfWork, Depends(_uow)]
+"""A unit of work: `await uow.run(lambda session: handler(session, ...))`."""
+StoreDep = Annotated[FileStore, Depends(_store)]
+SettingsDep = Annotated[GatewaySettings, Depends(_settings)]
+HubDep = Annotated[LiveHub, Depends(_hub)]
+PredictorDep = Annotated[PredictorClient, Depends(_predictor)]
+BoardDep = Annotated[HealthBoard, Depends(_board)]
+ReadingsDep = Annotated[MachineReadings, Depends(_readings)]
+CleanerDep = Annotated[Repeating, Depends(_cleaner)]
+"""The clean-up loop: `wake()` it to apply a new setting at once."""
+HealthDep = Annotated[Health, Depends(_health)]
+"""The gateway's health, checked for this request."""
+
+
+async def receive_csv(request: Request, settings: GatewaySettings, store: FileStore) -> Upload:
     """Stream an uploaded CSV to a temporary file; refuse what is too large or not a CSV."""
-    limit, limit_mb = gw.settings.max_upload_bytes, gw.settings.max_upload_mb
+    limit, limit_mb = settings.max_upload_bytes, settings.max_upload_mb
     declared = request.headers.get("content-length", "")
     too_large = TooLarge(
         f"The file is larger than the {limit_mb} MB limit. Please upload a smaller file."
     )
     if declared.isdigit() and int(declared) > limit + 1024 * 1024:
         raise too_large  # refused before reading a byte
-    temp = gw.store.temp_file()
+    temp = store.temp_file()
     try:
         upload = await receive_upload(
             request.headers.get("content-type", ""), request.stream(), temp, limit, limit_mb

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from services.common.web import error_response, install_common
+from services.common.background import Repeating
+from services.common.web import error_response, service_app
+from services.gateway.bootstrap import Gateway
 from services.gateway.entrypoints import datasets, jobs, models, samples, system
-
-if TYPE_CHECKING:
-    from services.gateway.bootstrap import Gateway
 
 # The charts on the Monitoring page use the plotly.js shipped inside the `plotly` package, so the
 # dashboard needs neither a CDN nor a copy of third-party JavaScript in the repository.
@@ -32,14 +30,18 @@ def vendor_file(package: str, path: str) -> Path | None:
     return Path(str(found)) if found.is_file() else None
 
 
-def build_app(gateway: Gateway, frontend: Path) -> FastAPI:
-    app = FastAPI(
+def build_app(gateway: Gateway, cleaner: Repeating, frontend: Path) -> FastAPI:
+    """The gateway's app; routes take the parts they use from `app.state` (entrypoints/deps)."""
+    app = service_app(
+        "gateway",
+        gateway.health,
         title="No-code ML dashboard API",
         version="1.0.0",
         description="Upload a CSV, train a model, switch it on, and ask it for predictions.",
+        docs_url="/docs",
+        redoc_url="/redoc",
     )
-    app.state.gateway = gateway
-    install_common(app, "gateway")
+    app.state.gateway, app.state.cleaner = gateway, cleaner
     for routes in (datasets, jobs, models, samples, system):
         app.include_router(routes.router)
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
+from services.gateway.domain.schemas import Dataset
 from services.gateway.entrypoints.datasets import register
-from services.gateway.entrypoints.deps import GatewayDep
+from services.gateway.entrypoints.deps import StoreDep, UowDep
 from services.gateway.samples import SAMPLES, find
-from services.gateway.schemas import Dataset
 
 router = APIRouter()
 
@@ -43,9 +43,9 @@ async def download_sample(name: str) -> FileResponse:
 
 
 @router.post("/api/samples/{name}/use", status_code=201, response_model=Dataset)
-async def use_sample(name: str, gw: GatewayDep) -> Dataset:
+async def use_sample(name: str, uow: UowDep, store: StoreDep) -> Dataset:
     """Upload a sample as if the user had: it becomes an ordinary dataset of their own."""
     sample = find(name)
-    temp = gw.store.temp_file()
+    temp = store.temp_file()
     await asyncio.to_thread(shutil.copyfile, sample.path, temp)
-    return await register(gw, temp, sample.filename, None)
+    return await register(uow, store, temp, sample.filename, None)

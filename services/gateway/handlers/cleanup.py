@@ -17,7 +17,6 @@ row already gone is a no-op and each removal is counted and told once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,12 +25,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
-from services.common.background import Repeating
 from services.common.storage import FileStore, model_record_path
-from services.gateway.adapters.database import Database
 from services.gateway.adapters.orm import Base, DatasetRow, JobRow, ModelRow, utcnow
+from services.gateway.adapters.unit_of_work import collect
+from services.gateway.domain.facts import OldDataRemoved
 from services.gateway.handlers import settings as user_settings
-from services.gateway.handlers.activity import note
 from services.gateway.handlers.jobs import ACTIVE, FINISHED
 
 log = logging.getLogger(__name__)
@@ -109,52 +107,27 @@ def _delete(session: Session, table: type[Base], ids: Sequence[str]) -> int:
     return count
 
 
-class Cleaner:
-    """Cleans up every `interval_s` seconds, and at once when woken (settings were saved)."""
+def clean_up(session: Session, default_budget_s: int) -> Removed | None:
+    """One round's rows: None when the saved settings keep everything. The caller deletes the
+    files it names once this commits (`delete_files`)."""
+    days = user_settings.load(session, default_budget_s).cleanup_after_days
+    if days is None:
+        return None
+    removed = remove_old(session, utcnow() - timedelta(days=days))
+    if removed:
+        collect(session, OldDataRemoved(removed.sentence(days)))
+        counts = {"datasets": removed.datasets, "jobs": removed.jobs, "models": removed.models}
+        log.info("old data removed", extra=counts)
+    return removed
 
-    def __init__(self, db: Database, store: FileStore, interval_s: float, default_budget_s: int):
-        self._db, self._store, self._default_budget_s = db, store, default_budget_s
-        self._repeating = Repeating("data-cleanup", self.run, interval_s)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.rounds = 0
-        """Rounds finished so far (lets a test know the first one is over)."""
 
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        await self._repeating.start()
-
-    async def stop(self) -> None:
-        await self._repeating.stop()
-
-    def wake(self) -> None:
-        """Clean up now rather than at the end of the pause; safe from any thread."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._repeating.wake)
-
-    async def run(self) -> Removed | None:
+def delete_files(store: FileStore, paths: Sequence[str]) -> None:
+    """Delete files whose rows are gone (blocking: run it in a thread)."""
+    for path in paths:
         try:
-            return await asyncio.to_thread(self.run_blocking)
-        finally:
-            self.rounds += 1
-
-    def run_blocking(self) -> Removed | None:
-        """One round: None when the saved settings keep everything."""
-        with self._db.unit_of_work() as session:
-            days = user_settings.load(session, self._default_budget_s).cleanup_after_days
-            if days is None:
-                return None
-            removed = remove_old(session, utcnow() - timedelta(days=days))
-            if removed:
-                note(session, "cleanup", removed.sentence(days))
-        for path in removed.files:
-            try:
-                self._store.delete(path)
-            except OSError as exc:  # the rows are gone; a leftover file only takes space
-                log.warning("clean-up could not delete %s: %s", path, exc)
-        if removed:
-            counts = {"datasets": removed.datasets, "jobs": removed.jobs, "models": removed.models}
-            log.info("old data removed", extra=counts)
-        return removed
+            store.delete(path)
+        except OSError as exc:  # the rows are gone; a leftover file only takes space
+            log.warning("clean-up could not delete %s: %s", path, exc)
 
 
 def _count(n: int, noun: str) -> str:

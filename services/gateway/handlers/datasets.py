@@ -15,7 +15,8 @@ from services.common.errors import Conflict, NotFound
 from services.common.events import new_id
 from services.common.storage import FileStore, dataset_path
 from services.gateway.adapters.orm import DatasetRow, JobRow
-from services.gateway.handlers.activity import note
+from services.gateway.adapters.unit_of_work import collect
+from services.gateway.domain.facts import DatasetDeleted, DatasetUploaded
 
 
 def register(
@@ -48,8 +49,8 @@ def register(
         messages=list(profile.messages),
     )
     session.add(row)
-    note(session, "dataset", f"'{row.name}' was uploaded: {row.rows} rows.", dataset_id)
     session.flush()
+    collect(session, DatasetUploaded(dataset_id, row.name, row.rows))
     store.move_in(upload, relative)  # last: if anything above failed, nothing is kept
     return row
 
@@ -81,7 +82,7 @@ def delete(session: Session, dataset_id: str) -> str:
             code="busy",
         )
     session.delete(row)
-    note(session, "dataset", f"'{row.name}' was deleted.", dataset_id)
+    collect(session, DatasetDeleted(dataset_id, row.name))
     return row.path
 
 

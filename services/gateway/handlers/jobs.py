@@ -22,9 +22,19 @@ from services.common.events import (
 )
 from services.common.storage import FileStore
 from services.gateway.adapters.orm import DatasetRow, JobRow, ModelRow, utcnow
+from services.gateway.adapters.outbox import enqueue
+from services.gateway.adapters.unit_of_work import collect
+from services.gateway.domain.facts import (
+    JobCancelled,
+    JobChanged,
+    JobFailed,
+    JobQueued,
+    JobStarted,
+    ModelTrained,
+)
+from services.gateway.domain.schemas import Job, JobRequest, Model, UserSettings
 from services.gateway.handlers import datasets
-from services.gateway.handlers.activity import announce, describe, note
-from services.gateway.schemas import STOPPED_EARLY, JobRequest, UserSettings
+from services.gateway.handlers.activity import STOPPED_EARLY
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -50,6 +60,7 @@ def create(session: Session, request: JobRequest, defaults: UserSettings) -> Job
         progress=0.0,
         stage="Waiting for a free trainer",
         model_id=new_id(),
+        has_model=False,
     )
     session.add(job)
     event = TrainingRequested(
@@ -62,9 +73,9 @@ def create(session: Session, request: JobRequest, defaults: UserSettings) -> Job
         time_budget_s=job.time_budget_s,
         algorithm=job.algorithm,
     )
-    announce(session, event)
-    note(session, "job", f"Training on '{dataset.name}' to predict '{target}' was queued.", job.id)
+    enqueue(session, event)
     session.flush()
+    collect(session, JobQueued(Job.of(job), dataset.name))
     return job
 
 
@@ -89,8 +100,8 @@ def cancel(session: Session, job_id: str) -> JobRow:
             code="job_finished",
         )
     _finish(job, "cancelled", "Cancelled")
-    announce(session, TrainingCancelRequested(correlation_id=job.id, job_id=job.id))
-    note(session, "job", "Training was cancelled.", job.id)
+    enqueue(session, TrainingCancelRequested(correlation_id=job.id, job_id=job.id))
+    collect(session, JobCancelled(Job.of(job)))
     return job
 
 
@@ -113,12 +124,13 @@ def record_started(session: Session, event: TrainingStarted) -> None:
         return
     if job.status == "cancelled":
         # The trainer missed the cancel (e.g. it started later): tell it again.
-        announce(session, TrainingCancelRequested(correlation_id=job.id, job_id=job.id))
+        enqueue(session, TrainingCancelRequested(correlation_id=job.id, job_id=job.id))
         return
     if job.status in ACTIVE:
         job.attempts += 1
         job.status, job.stage = "running", "Starting"
         job.started_at = job.started_at or event.occurred_at
+        collect(session, JobStarted(Job.of(job)))
 
 
 def record_progress(session: Session, event: TrainingProgressed) -> None:
@@ -129,6 +141,7 @@ def record_progress(session: Session, event: TrainingProgressed) -> None:
     job.started_at = job.started_at or event.occurred_at
     if event.progress >= job.progress:  # events may arrive out of order: progress never goes back
         job.progress, job.stage, job.eta_s = event.progress, event.stage[:255], event.eta_s
+    collect(session, JobChanged(Job.of(job)))
 
 
 def record_succeeded(session: Session, store: FileStore, event: TrainingSucceeded) -> bool:
@@ -143,40 +156,22 @@ def record_succeeded(session: Session, store: FileStore, event: TrainingSucceede
         store.delete(event.model_path)  # cancelled before it began: nothing is kept
         store.delete(event.model_path + ".sig")
         return False
-    session.add(
-        ModelRow(
-            id=event.model_id,
-            job_id=job.id,
-            dataset_id=event.dataset_id,
-            path=event.model_path,
-            **event.model_dump(
-                include={
-                    "task",
-                    "target",
-                    "algorithm",
-                    "score_name",
-                    "score",
-                    "metrics",
-                    "light",
-                    "light_reason",
-                    "notes",
-                    "summary",
-                    "leaderboard",
-                    "feature_importance",
-                    "features",
-                    "versions",
-                }
-            ),
-        )
+    model = ModelRow(
+        id=event.model_id,
+        job_id=job.id,
+        dataset_id=event.dataset_id,
+        path=event.model_path,
+        report=event.report.model_dump(mode="json"),
+        created_at=utcnow(),
     )
-    job.model_id = event.model_id
+    session.add(model)
+    job.model_id, job.has_model = event.model_id, True
     if stopped_early:  # a cancelled training hands in the best model it had found
         job.stage = STOPPED_EARLY
-        note(session, "model", f"{STOPPED_EARLY}.", event.model_id)
-        return False
-    _finish(job, "succeeded", "Finished")
-    note(session, *describe(event), event.model_id)  # type: ignore[misc]
-    return was_active
+    else:
+        _finish(job, "succeeded", "Finished")
+    collect(session, ModelTrained(Job.of(job), Model.of(model), stopped_early=stopped_early))
+    return was_active and not stopped_early
 
 
 def record_failed(session: Session, event: TrainingFailed) -> bool:
@@ -185,7 +180,7 @@ def record_failed(session: Session, event: TrainingFailed) -> bool:
     if job is None or job.status in FINISHED:
         return False
     _finish(job, "failed", "Stopped", error=event.error)
-    note(session, *describe(event), job.id)  # type: ignore[misc]
+    collect(session, JobFailed(Job.of(job)))
     return True
 
 
@@ -193,6 +188,7 @@ def record_cancelled(session: Session, event: TrainingCancelled) -> None:
     job = _locked(session, event.job_id)
     if job is not None and job.status in ACTIVE:
         _finish(job, "cancelled", "Cancelled")
+        collect(session, JobChanged(Job.of(job)))
 
 
 def requeue_orphans(
@@ -208,9 +204,10 @@ def requeue_orphans(
             continue
         if job.attempts >= max_attempts:
             _finish(job, "failed", "Stopped", error=_KEEPS_STOPPING)
-            note(session, "job", f"Training did not finish: {_KEEPS_STOPPING}", job.id)
+            collect(session, JobFailed(Job.of(job)))
         else:
             job.status, job.stage, job.eta_s = "queued", "Waiting for a free trainer", None
+            collect(session, JobChanged(Job.of(job)))
         changed.append(job)
     return changed
 

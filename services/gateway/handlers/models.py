@@ -9,7 +9,10 @@ from services.common.errors import Conflict, NotFound
 from services.common.events import ModelDeployed
 from services.common.storage import DEPLOYED_MARKER, FileStore
 from services.gateway.adapters.orm import ModelRow, utcnow
-from services.gateway.handlers.activity import announce, note
+from services.gateway.adapters.outbox import enqueue
+from services.gateway.adapters.unit_of_work import collect
+from services.gateway.domain.facts import ModelSwitchedOn
+from services.gateway.domain.schemas import Deployment, Model
 
 
 def get(session: Session, model_id: str) -> ModelRow:
@@ -23,25 +26,25 @@ def list_all(session: Session) -> list[ModelRow]:
     return list(session.scalars(select(ModelRow).order_by(ModelRow.created_at.desc())))
 
 
-def deploy(session: Session, store: FileStore, model_id: str) -> ModelRow:
+def deploy(session: Session, store: FileStore, model_id: str) -> Deployment:
     row = get(session, model_id)
     if not store.exists(row.path):
         raise Conflict(
             "This model's file is missing, so it cannot be switched on.", code="model_file_missing"
         )
-    row.deployed_at = utcnow()
+    row.deployed_at = now = utcnow()
     event = ModelDeployed(
-        correlation_id=row.id, model_id=row.id, model_path=row.path, deployed_at=row.deployed_at
+        correlation_id=row.id, model_id=row.id, model_path=row.path, deployed_at=now
     )
-    announce(session, event)
-    note(session, "model", "A model was switched on and now answers predictions.", row.id)
+    enqueue(session, event)
     session.flush()
+    collect(session, ModelSwitchedOn(Model.of(row)))
     # A predictor that starts later reads this to know which model is the default.
     store.write_json(
         DEPLOYED_MARKER,
-        {"model_id": row.id, "model_path": row.path, "deployed_at": row.deployed_at},
+        {"model_id": row.id, "model_path": row.path, "deployed_at": now},
     )
-    return row
+    return Deployment(model_id=row.id, deployed_at=now)
 
 
 def resolve_for_prediction(session: Session, model_id: str | None) -> ModelRow:
@@ -59,10 +62,10 @@ def resolve_for_prediction(session: Session, model_id: str | None) -> ModelRow:
         .where(ModelRow.deployed_at.is_not(None))
         .order_by(ModelRow.deployed_at.desc())
     )
-    row = session.scalars(query.limit(1)).first()
-    if row is None:
+    latest = session.scalars(query.limit(1)).first()
+    if latest is None:
         raise Conflict(
             "No model is switched on yet. Train one and choose 'Use this model'.",
             code="no_model_deployed",
         )
-    return row
+    return latest

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from services.gateway.adapters.orm import SettingRow
-from services.gateway.handlers.activity import note
-from services.gateway.schemas import UserSettings
+from services.gateway.adapters.unit_of_work import collect
+from services.gateway.domain.facts import SettingsSaved
+from services.gateway.domain.schemas import UserSettings
 
 _KEY = "user"
 
@@ -24,5 +25,5 @@ def save(session: Session, new: UserSettings) -> UserSettings:
         session.add(SettingRow(key=_KEY, value=new.model_dump()))
     else:
         row.value = new.model_dump()
-    note(session, "settings", "Settings were saved.")
+    collect(session, SettingsSaved())
     return new

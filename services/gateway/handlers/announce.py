@@ -1,0 +1,60 @@
+"""The one path by which facts reach people, after the commit that made them: a line in the
+activity feed, worded once (activity.describe), and a live update to the pages of every gateway
+replica (a `dashboard.changed` event on the bus, which each replica shows with `show`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from fastapi.encoders import jsonable_encoder
+
+from services.common.bus import Bus, BusUnavailable
+from services.common.events import DashboardChanged
+from services.gateway.adapters.database import Database
+from services.gateway.adapters.live import LiveHub
+from services.gateway.domain.facts import Fact
+from services.gateway.domain.schemas import Activity
+from services.gateway.handlers import activity
+
+log = logging.getLogger(__name__)
+
+
+class Announcer:
+    def __init__(self, db: Database, bus: Bus, hub: LiveHub):
+        self._db, self._bus, self._hub = db, bus, hub
+
+    async def tell(self, facts: Sequence[Fact]) -> None:
+        """Record the facts' activity lines, then send them and the views they carry live."""
+        lines = await self._record(facts)
+        updates = [
+            {"type": kind, "data": jsonable_encoder(data)}
+            for fact in facts
+            for kind, data in activity.live_views(fact)
+        ]
+        updates += [{"type": "activity", "data": jsonable_encoder(line)} for line in lines]
+        if not updates:
+            return
+        news = DashboardChanged(updates=updates)
+        try:
+            await self._bus.publish(news)
+        except BusUnavailable:
+            show(self._hub, news)  # the broker is away: this replica's pages at least
+
+    async def _record(self, facts: Sequence[Fact]) -> list[Activity]:
+        def blocking() -> list[Activity]:
+            with self._db.unit_of_work() as session:
+                return activity.record(session, facts)
+
+        try:
+            return await asyncio.to_thread(blocking)
+        except Exception:  # the change itself is committed; a lost feed line must not undo it
+            log.exception("could not record activity")
+            return []
+
+
+def show(hub: LiveHub, news: DashboardChanged) -> None:
+    """Send a replica's pages what changed."""
+    for update in news.updates:
+        hub.broadcast(str(update["type"]), update["data"])
