@@ -23,7 +23,7 @@ from services.common.events import (
     TrainingRequested,
     TrainingSucceeded,
 )
-from services.gateway.consumers import RECORDS_QUEUE
+from services.gateway.entrypoints.consumers import RECORDS_QUEUE
 
 
 async def eventually(probe: Callable[[], Any], within: float = 60, every: float = 0.05) -> Any:
