@@ -55,8 +55,9 @@ def _sqlite_begin_immediate(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def migrate(engine: sa.Engine) -> None:
-    """Bring the schema to the newest revision (run at start-up and by `mlops migrate`)."""
+def migrate(engine: sa.Engine, revision: str = "head", *, down: bool = False) -> None:
+    """Bring the schema to the newest revision (run at start-up and by `mlops migrate`), or up
+    or `down` to `revision` (tests of a migration start from the schema before it)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
@@ -66,7 +67,7 @@ def migrate(engine: sa.Engine) -> None:
                 sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
             )
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        (command.downgrade if down else command.upgrade)(config, revision)
 
 
 class Database:

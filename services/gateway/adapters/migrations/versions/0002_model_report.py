@@ -53,10 +53,10 @@ def _old_type(name: str) -> sa.types.TypeEngine[Any]:
 def upgrade() -> None:
     with op.batch_alter_table("models") as batch_op:
         batch_op.add_column(sa.Column("report", sa.JSON(), nullable=True))
-    with op.batch_alter_table("jobs") as batch_op:
-        batch_op.add_column(
-            sa.Column("has_model", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN: a batch copy of `jobs` would trip SQLite's foreign key from `models`.
+    op.add_column(
+        "jobs", sa.Column("has_model", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     connection = op.get_bind()
     models = sa.table(
         "models",
@@ -88,5 +88,4 @@ def downgrade() -> None:
         connection.execute(models.update().where(models.c.id == row["id"]).values(**values))
     with op.batch_alter_table("models") as batch_op:
         batch_op.drop_column("report")
-    with op.batch_alter_table("jobs") as batch_op:
-        batch_op.drop_column("has_model")
+    op.drop_column("jobs", "has_model")
