@@ -3,7 +3,8 @@ an uploaded CSV. A new dependency, such as the signed-in user, is added here onc
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
@@ -19,6 +20,8 @@ from services.gateway.bootstrap import Gateway
 from services.gateway.domain.schemas import Health
 from services.gateway.domain.status import HealthBoard, MachineReadings
 from services.gateway.settings import GatewaySettings
+
+T = TypeVar("T")
 
 MULTIPART_DOC: dict[str, Any] = {
     "requestBody": {
@@ -42,57 +45,34 @@ MULTIPART_DOC: dict[str, Any] = {
 }
 
 
-def _gateway(connection: HTTPConnection) -> Gateway:
-    gateway: Gateway = connection.app.state.gateway
-    return gateway
+def _part(take: Callable[[Gateway], T]) -> Callable[[HTTPConnection], T]:
+    """A dependency handing a route one part of the gateway (built once, on `app.state`)."""
 
+    def dependency(connection: HTTPConnection) -> T:
+        return take(connection.app.state.gateway)
 
-def _uow(connection: HTTPConnection) -> UnitOfWork:
-    return _gateway(connection).uow
-
-
-def _store(connection: HTTPConnection) -> FileStore:
-    return _gateway(connection).store
-
-
-def _settings(connection: HTTPConnection) -> GatewaySettings:
-    return _gateway(connection).settings
-
-
-def _hub(connection: HTTPConnection) -> LiveHub:
-    return _gateway(connection).hub
-
-
-def _predictor(connection: HTTPConnection) -> PredictorClient:
-    return _gateway(connection).predictor
-
-
-def _board(connection: HTTPConnection) -> HealthBoard:
-    return _gateway(connection).board
-
-
-def _readings(connection: HTTPConnection) -> MachineReadings:
-    return _gateway(connection).readings
+    return dependency
 
 
 def _cleaner(connection: HTTPConnection) -> Repeating:
-    cleaner: Repeating = connection.app.state.cleaner
+    cleaner: Repeating = connection.app.state.cleaner  # a timer, beside the gateway's parts
     return cleaner
 
 
 async def _health(connection: HTTPConnection) -> Health:
-    return await _gateway(connection).health()
+    gateway: Gateway = connection.app.state.gateway
+    return await gateway.health()
 
 
 # What a route may ask for, each exactly what it uses (full-stack-fastapi-template's SessionDep).
-UowDep = Annotated[UnitOfWork, Depends(_uow)]
+UowDep = Annotated[UnitOfWork, Depends(_part(lambda g: g.uow))]
 """A unit of work: `await uow.run(lambda session: handler(session, ...))`."""
-StoreDep = Annotated[FileStore, Depends(_store)]
-SettingsDep = Annotated[GatewaySettings, Depends(_settings)]
-HubDep = Annotated[LiveHub, Depends(_hub)]
-PredictorDep = Annotated[PredictorClient, Depends(_predictor)]
-BoardDep = Annotated[HealthBoard, Depends(_board)]
-ReadingsDep = Annotated[MachineReadings, Depends(_readings)]
+StoreDep = Annotated[FileStore, Depends(_part(lambda g: g.store))]
+SettingsDep = Annotated[GatewaySettings, Depends(_part(lambda g: g.settings))]
+HubDep = Annotated[LiveHub, Depends(_part(lambda g: g.hub))]
+PredictorDep = Annotated[PredictorClient, Depends(_part(lambda g: g.predictor))]
+BoardDep = Annotated[HealthBoard, Depends(_part(lambda g: g.board))]
+ReadingsDep = Annotated[MachineReadings, Depends(_part(lambda g: g.readings))]
 CleanerDep = Annotated[Repeating, Depends(_cleaner)]
 """The clean-up loop: `wake()` it to apply a new setting at once."""
 HealthDep = Annotated[Health, Depends(_health)]
