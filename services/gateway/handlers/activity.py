@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -78,7 +78,7 @@ def record(session: Session, facts: Sequence[Fact]) -> list[Activity]:
     return [Activity.model_validate(row, from_attributes=True) for row in rows]
 
 
-def live_views(fact: Fact) -> list[tuple[str, Any]]:
+def live_views(fact: Fact) -> list[tuple[str, BaseModel]]:
     """What the pages are sent for a fact, besides its activity line: (message type, view)."""
     match fact:
         case JobChanged(job):

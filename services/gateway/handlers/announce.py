@@ -8,8 +8,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from fastapi.encoders import jsonable_encoder
-
 from services.common.bus import Bus, BusUnavailable
 from services.common.events import DashboardChanged
 from services.gateway.adapters.database import Database
@@ -29,11 +27,11 @@ class Announcer:
         """Record the facts' activity lines, then send them and the views they carry live."""
         lines = await self._record(facts)
         updates = [
-            {"type": kind, "data": jsonable_encoder(data)}
+            {"type": kind, "data": view.model_dump(mode="json")}
             for fact in facts
-            for kind, data in activity.live_views(fact)
+            for kind, view in activity.live_views(fact)
         ]
-        updates += [{"type": "activity", "data": jsonable_encoder(line)} for line in lines]
+        updates += [{"type": "activity", "data": line.model_dump(mode="json")} for line in lines]
         if not updates:
             return
         news = DashboardChanged(updates=updates)
