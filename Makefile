@@ -60,7 +60,7 @@ test-unit: install-test
 lint: install-test
 	$(BIN)/ruff check services tests bench
 	$(BIN)/ruff format --check services tests bench
-	$(BIN)/mypy services/common
+	$(BIN)/mypy services
 
 format: install-test
 	$(BIN)/ruff format services tests bench

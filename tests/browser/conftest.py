@@ -27,6 +27,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder is marked `browser`."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.browser)
+
+
 def chromium_path() -> str:
     found = os.environ.get("MLOPS_TEST_CHROMIUM") or shutil.which("chromium")
     if found:

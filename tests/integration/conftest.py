@@ -15,6 +15,15 @@ import pytest
 
 from tests.support import delete_bus_namespace, running_product
 
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder is marked `integration`."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(scope="module")
 def namespace(amqp_url: str) -> Iterator[str]:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.unit.test_api import *  # noqa: F403 - the same behaviour, on the real infrastructure
+from tests.e2e.test_api import *  # noqa: F403 - the same behaviour, on the real infrastructure
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

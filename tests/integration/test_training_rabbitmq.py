@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from tests.e2e.test_api import upload
 from tests.support import churn_csv, eventually
-from tests.unit.test_api import upload
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 STOPPED_EARLY = "Stopped early"

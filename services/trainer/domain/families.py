@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 from sklearn.ensemble import (
@@ -44,11 +45,18 @@ class Context:
     seed: int
 
 
+class Estimator(Protocol):
+    """What the search asks of a model a family builds (a scikit-learn estimator)."""
+
+    def fit(self, X: Any, y: Any) -> Any: ...
+    def predict(self, X: Any) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
     prep: str
-    build: Callable[[dict, Context], object]
+    build: Callable[[dict, Context], Estimator]
     portfolio: Callable[[str, int], list[dict]]
     draw: Callable[[np.random.Generator, str], dict]
     cost: float  # rough fit time next to gradient boosting's first settings

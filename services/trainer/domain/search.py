@@ -78,16 +78,17 @@ class Search:
     trials: list[Trial] = field(default_factory=list)
     ended: str = ""  # why the search ended: no_gain, out_of_time or asked_to_stop
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
         self.plan = make_plan(self.y, self.task, self.seed)
+        self.weights: np.ndarray | None = None  # per label, for decisions (classification)
         if self.task == CLASSIFICATION:
             self.classes = np.unique(self.y)
             counts = pd.Series(self.y).value_counts()
             self.weights = objective.decision_weights(self.y, self.classes)
             smallest = int(counts.min())
         else:
-            self.weights, smallest = None, len(self.y)
+            smallest = len(self.y)
         train_rows = len(self.plan.folds[0][0])
         self.context = Context(
             self.task, train_rows, smallest, categorical_mask(self.features), self.seed
@@ -152,6 +153,13 @@ class Search:
     def ranked(self) -> list[Trial]:
         return sorted(self.trials, key=lambda t: -t.objective)
 
+    @property
+    def labels(self) -> np.ndarray:
+        """The classes of a classification search, in probability column order."""
+        if self.classes is None:
+            raise ValueError(f"a {self.task} search has no classes")
+        return self.classes
+
     # -- one trial -----------------------------------------------------------------------
     def _try(self, family: Family, params: dict, deadline: float) -> Trial | None:
         """Fit and check the settings on every fold; None if the deadline passes meanwhile.
@@ -197,15 +205,16 @@ class Search:
         if self.task != CLASSIFICATION:
             return np.asarray(model.predict(X), dtype=float)
         proba = model.predict_proba(X)
-        if len(model.classes_) == len(self.classes):
+        labels = self.labels
+        if len(model.classes_) == len(labels):
             return proba
-        out = np.zeros((len(X), len(self.classes)))  # a fold without some rare label
-        out[:, np.searchsorted(self.classes, model.classes_)] = proba
+        out = np.zeros((len(X), len(labels)))  # a fold without some rare label
+        out[:, np.searchsorted(labels, model.classes_)] = proba
         return out
 
     def _empty_answers(self) -> np.ndarray:
         if self.task == CLASSIFICATION:
-            return np.full((len(self.y), len(self.classes)), np.nan)
+            return np.full((len(self.y), len(self.labels)), np.nan)
         return np.full(len(self.y), np.nan)
 
     def _prepared_fold(self, kind: str, index: int):

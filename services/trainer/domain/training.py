@@ -235,9 +235,10 @@ def _count(n: int, noun: str) -> str:
 def _result(search: Search, members, model: Blend, profile, X, importance, notes, rows, answers):
     task, y_true = search.task, search.y[rows]
     if task == CLASSIFICATION:
-        y_pred = objective.decide(search.classes, answers, model.decision_weights)
-        metrics = scoring.classification_metrics(y_true, y_pred, answers, search.classes, search.y)
-        score, classes = metrics["balanced_accuracy"], [scoring.plain(c) for c in search.classes]
+        labels = search.labels
+        y_pred = objective.decide(labels, answers, model.decision_weights)
+        metrics = scoring.classification_metrics(y_true, y_pred, answers, labels, search.y)
+        score, classes = metrics["balanced_accuracy"], [scoring.plain(c) for c in labels]
     else:
         metrics = scoring.regression_metrics(y_true, answers, search.y, search.seed)
         score, classes = metrics["r2"], None
