@@ -52,7 +52,3 @@ class ModelReport(ModelSignature):
     leaderboard: list[dict[str, Any]] = Field(default_factory=list)
     feature_importance: list[dict[str, Any]] = Field(default_factory=list)
     training_seconds: float = 0.0
-
-
-REPORT_FIELDS = frozenset(ModelReport.model_fields)
-"""The names every model view shares (an event or API answer may add its own beside them)."""

@@ -21,12 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from services.common.model_report import REPORT_FIELDS, ModelReport
-
-if TYPE_CHECKING:
-    from services.trainer.domain.training import TrainingResult
+from services.common.model_report import ModelReport
 
 log = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited loop or sockets
@@ -206,7 +202,8 @@ def _child_main(sender: Connection, spec: TrainingSpec) -> None:
             should_stop=stop.is_set,
         )
         store.save_model(spec.model_path, result.bundle)
-        sender.send(Finished(report_of(result, round(time.monotonic() - started, 2))))
+        seconds = round(time.monotonic() - started, 2)
+        sender.send(Finished(result.report.model_copy(update={"training_seconds": seconds})))
     except StoppedBeforeAnyModel:
         sender.send(StoppedEmpty())
     except AppError as exc:
@@ -254,26 +251,3 @@ def _limit_memory(memory_mb: int) -> None:
     limit = memory_mb * 2**20 if memory_mb else int(psutil.virtual_memory().total * 0.75)
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-def report_of(result: TrainingResult, training_seconds: float) -> ModelReport:
-    """The trained model's report: every ModelReport field the training result has, plus what
-    the saved bundle says about itself (task, target, labels, library versions)."""
-    bundle = result.bundle
-    known = {name: getattr(result, name) for name in REPORT_FIELDS if hasattr(result, name)}
-    return ModelReport.model_validate(
-        {
-            **known,
-            "task": bundle.task,
-            "target": bundle.target,
-            "classes": None if bundle.classes is None else [_plain(c) for c in bundle.classes],
-            "versions": dict(bundle.versions),
-            "training_seconds": training_seconds,
-        }
-    )
-
-
-def _plain(value: object) -> object:
-    """A numpy scalar as the Python value it holds (labels must survive JSON)."""
-    item = getattr(value, "item", None)
-    return item() if callable(item) else value

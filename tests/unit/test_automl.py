@@ -45,16 +45,16 @@ def test_a_stop_request_keeps_the_best_model_so_far() -> None:
         progress=lambda f, s: trials.append(1) if "tried so far" in s else None,
         should_stop=lambda: len(trials) >= 2,
     )
-    assert len(result.leaderboard) in (2, 3)  # two trials (and perhaps their blend)
-    assert any("stopped early" in note for note in result.notes)
-    assert any("not retrained" in note for note in result.notes)  # no time spent on a refit
+    assert len(result.report.leaderboard) in (2, 3)  # two trials (and perhaps their blend)
+    assert any("stopped early" in note for note in result.report.notes)
+    assert any("not retrained" in note for note in result.report.notes)  # no time spent on a refit
     predictions, _ = result.bundle.predict_frame(churn_data(seed=9, n=20))
     assert len(predictions) == 20
 
 
 def test_a_chosen_kind_of_model_is_the_only_one_tried() -> None:
     result = train_model(churn_data(n=200), "churn", time_budget_s=60, algorithm="linear")
-    assert {row["algorithm"] for row in result.leaderboard} <= {
+    assert {row["algorithm"] for row in result.report.leaderboard} <= {
         "Linear model",
         "A blend of 2 linear model models",
         "A blend of 3 linear model models",
@@ -70,11 +70,11 @@ def test_a_rare_outcome_is_still_predicted() -> None:
     assert (df["default"] == "yes").mean() < 0.1
     # The risk is linear in the balance: the linear model is the natural (and quickest) one.
     result = train_model(df, "default", time_budget_s=60, algorithm="linear")
-    metrics = result.metrics
+    metrics = result.report.metrics
     # Always saying "no" would be right more often, and the light must not reward that.
     assert metrics["balanced_accuracy"] > 0.75
-    assert result.light in ("green", "yellow")
-    assert "spots about" in result.summary and "'yes'" in result.summary
+    assert result.report.light in ("green", "yellow")
+    assert "spots about" in result.report.summary and "'yes'" in result.report.summary
 
 
 def test_the_light_compares_with_a_simple_guess_not_a_fixed_percentage() -> None:

@@ -46,64 +46,64 @@ def churn() -> TrainingResult:
 
 
 def test_learnable_signal_beats_the_simple_guess(churn: TrainingResult) -> None:
-    metrics = churn.metrics
-    assert churn.task == "classification"
-    assert churn.light in ("green", "yellow")
+    metrics = churn.report.metrics
+    assert churn.report.task == "classification"
+    assert churn.report.light in ("green", "yellow")
     assert metrics["accuracy"] > metrics["baseline"]["accuracy"]
-    assert churn.score_name == "balanced_accuracy"
-    assert churn.score == metrics["balanced_accuracy"] > 0.8
+    assert churn.report.score_name == "balanced_accuracy"
+    assert churn.report.score == metrics["balanced_accuracy"] > 0.8
     assert metrics["confusion_matrix"]["labels"] == ["no", "yes"]
     # Graded on the 20% of rows kept out of the whole search.
     assert np.asarray(metrics["confusion_matrix"]["matrix"]).sum() == N // 5
     assert 0.5 < metrics["roc_auc"] <= 1
-    assert churn.summary.startswith("Right about ")
-    assert "simple guess would be right" in churn.summary
-    assert churn.light_reason
+    assert churn.report.summary.startswith("Right about ")
+    assert "simple guess would be right" in churn.report.summary
+    assert churn.report.light_reason
 
 
 def test_result_is_json_safe(churn: TrainingResult) -> None:
     fields = ("metrics", "leaderboard", "feature_importance", "features", "summary", "score")
-    json.dumps({f: getattr(churn, f) for f in fields}, allow_nan=False)
+    json.dumps({f: getattr(churn.report, f) for f in fields}, allow_nan=False)
 
 
 def test_leaderboard_and_importance_use_original_columns(churn: TrainingResult) -> None:
-    assert churn.leaderboard[0]["algorithm"] == churn.algorithm
-    assert len({row["algorithm"] for row in churn.leaderboard}) >= 4  # several kinds tried
-    assert all(row["fit_seconds"] >= 0 and "settings" in row for row in churn.leaderboard)
-    names = [f["feature"] for f in churn.feature_importance]
+    assert churn.report.leaderboard[0]["algorithm"] == churn.report.algorithm
+    assert len({row["algorithm"] for row in churn.report.leaderboard}) >= 4  # several kinds tried
+    assert all(row["fit_seconds"] >= 0 and "settings" in row for row in churn.report.leaderboard)
+    names = [f["feature"] for f in churn.report.feature_importance]
     assert sorted(names) == ["age", "plan", "signup", "spend"]  # the ID is left out
     assert set(names[:2]) == {"plan", "spend"}
-    scores = [f["importance"] for f in churn.feature_importance]
+    scores = [f["importance"] for f in churn.report.feature_importance]
     assert scores == sorted(scores, reverse=True)
 
 
 def test_features_describe_the_prediction_form(churn: TrainingResult) -> None:
-    by_name = {f["name"]: f for f in churn.features}
+    by_name = {f["name"]: f for f in churn.report.features}
     assert by_name["plan"]["kind"] == "categorical"
     assert sorted(by_name["plan"]["choices"]) == ["basic", "max", "pro"]
     assert by_name["age"]["min"] >= 18 and by_name["age"]["max"] < 80
     assert by_name["signup"]["kind"] == "datetime"
     assert by_name["signup"]["example"].startswith("2021")
-    assert churn.bundle.features == churn.features
+    assert churn.bundle.features == churn.report.features
 
 
 def test_pure_noise_is_red() -> None:
     df = churn_data(seed=1, n=400)
     df["churn"] = np.random.default_rng(5).choice(["yes", "no"], len(df))
     result = train(df, "churn", algorithm="linear")  # any model must be red; this is the quickest
-    assert result.light == "red"
+    assert result.report.light == "red"
 
 
 def test_regression() -> None:
     df = churn_data(seed=2)
     df["revenue"] = df["spend"] * 3 + np.where(df["plan"] == "max", 50, 0)
     result = train(df.drop(columns=["churn"]), "revenue")
-    assert result.task == "regression"
-    assert result.score_name == "r2"
-    assert result.light == "green"
-    assert result.metrics["mae"] < result.metrics["baseline"]["mae"]
-    assert len(result.metrics["predicted_vs_actual"]) == N // 5
-    assert "typically off by about" in result.summary
+    assert result.report.task == "regression"
+    assert result.report.score_name == "r2"
+    assert result.report.light == "green"
+    assert result.report.metrics["mae"] < result.report.metrics["baseline"]["mae"]
+    assert len(result.report.metrics["predicted_vs_actual"]) == N // 5
+    assert "typically off by about" in result.report.summary
     predictions, probabilities = result.bundle.predict(
         [{"age": 40, "plan": "max", "spend": 100, "signup": "2021-06-01"}]
     )
@@ -171,9 +171,9 @@ def test_whole_number_labels_keep_their_type() -> None:
     df.loc[5, "tier"] = np.nan  # a gap makes pandas store the labels as 1.0, 2.0, 3.0
     # The labels' type is the bundle's business, whatever the model: the quickest one will do.
     result = train(df.drop(columns=["plan", "churn"]), "tier", algorithm="linear")
-    assert result.task == "classification"
+    assert result.report.task == "classification"
     assert result.bundle.classes == [1, 2, 3]
-    assert result.metrics["roc_auc"] is not None  # three classes: one-vs-rest
+    assert result.report.metrics["roc_auc"] is not None  # three classes: one-vs-rest
     predictions, probabilities = result.bundle.predict_frame(df.head(3))
     assert all(type(p) is int for p in predictions)
     assert set(probabilities[0]) == {"1", "2", "3"}
@@ -192,8 +192,8 @@ def test_progress_is_monotonic_and_ends_at_one() -> None:
 def test_same_seed_same_model() -> None:
     df = churn_data(seed=6, n=150)
     first, second = train(df, "churn", seed=3), train(df, "churn", seed=3)
-    assert first.metrics == second.metrics
-    assert first.feature_importance == second.feature_importance
+    assert first.report.metrics == second.report.metrics
+    assert first.report.feature_importance == second.report.feature_importance
     rows = df.head(20)
     assert first.bundle.predict_frame(rows) == second.bundle.predict_frame(rows)
 

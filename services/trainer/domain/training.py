@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ from services.common.data.describe import describe_features
 from services.common.data.ensemble import Blend
 from services.common.data.profiling import DatasetProfile, profile_dataset
 from services.common.errors import BadInput
+from services.common.model_report import ModelReport
 from services.trainer.domain import objective, scoring
 from services.trainer.domain.blending import blended_answers, decision_weights, select
 from services.trainer.domain.families import CLASSIFICATION
@@ -41,23 +42,12 @@ LEADERBOARD_ROWS = 25
 
 @dataclass
 class TrainingResult:
-    """Everything the trainer publishes about a finished model; bundle is what gets saved."""
+    """A finished model: the bundle that gets saved and its report, the one definition of what
+    a trained model is (services/common/model_report.py)."""
 
     bundle: ModelBundle
-    task: str
-    target: str
-    algorithm: str
-    score_name: str
-    score: float | None
-    metrics: dict
-    light: str
-    light_reason: str
-    summary: str
-    leaderboard: list[dict]
-    feature_importance: list[dict]
-    features: list[dict]
+    report: ModelReport
     rows_used: int
-    notes: list[str] = field(default_factory=list)
 
 
 class StoppedBeforeAnyModel(Exception):
@@ -253,23 +243,27 @@ def _result(search: Search, members, model: Blend, profile, X, importance, notes
         algorithm=algorithm,
     )
     light, reason = scoring.judge(task, metrics, len(classes or []))
-    return TrainingResult(
-        bundle=bundle,
-        task=task,
-        target=profile.target,
-        algorithm=algorithm,
-        score_name="balanced_accuracy" if task == CLASSIFICATION else "r2",
-        score=score,
-        metrics=metrics,
-        light=light,
-        light_reason=reason,
-        summary=scoring.summarise(task, metrics),
-        leaderboard=_leaderboard(search, members, score),
-        feature_importance=importance,
-        features=features,
-        rows_used=len(X),
-        notes=notes,
+    # Validated as it is built: task and light are plain strings in the search.
+    report = ModelReport.model_validate(
+        {
+            "task": task,
+            "target": profile.target,
+            "features": features,
+            "classes": classes,
+            "versions": dict(bundle.versions),
+            "algorithm": algorithm,
+            "score_name": "balanced_accuracy" if task == CLASSIFICATION else "r2",
+            "score": score,
+            "metrics": metrics,
+            "light": light,
+            "light_reason": reason,
+            "summary": scoring.summarise(task, metrics),
+            "leaderboard": _leaderboard(search, members, score),
+            "feature_importance": importance,
+            "notes": notes,
+        }
     )
+    return TrainingResult(bundle=bundle, report=report, rows_used=len(X))
 
 
 def _algorithm_name(members: list[tuple[Trial, float]]) -> str:
