@@ -23,6 +23,7 @@ from services.common.events import (
     TrainingRequested,
     TrainingSucceeded,
 )
+from services.common.model_report import ModelReport
 from services.gateway.entrypoints.consumers import RECORDS_QUEUE
 
 
@@ -55,13 +56,9 @@ def training_requested(n: int = 0, **changes: Any) -> TrainingRequested:
     return TrainingRequested(**{**fields, **changes})
 
 
-def training_succeeded(**changes: Any) -> TrainingSucceeded:
-    """A valid `training.succeeded` event for tests; `changes` override its fields."""
+def model_report(**changes: Any) -> ModelReport:
+    """A valid model report for tests; `changes` override its fields."""
     fields: dict[str, Any] = dict(
-        job_id="j",
-        model_id="m",
-        model_path="models/m.joblib",
-        dataset_id="d",
         task="regression",
         target="price",
         algorithm="ridge",
@@ -70,7 +67,13 @@ def training_succeeded(**changes: Any) -> TrainingSucceeded:
         light="green",
         summary="Good.",
     )
-    return TrainingSucceeded(**{**fields, **changes})
+    return ModelReport(**{**fields, **changes})
+
+
+def training_succeeded(**changes: Any) -> TrainingSucceeded:
+    """A valid `training.succeeded` event for tests; `changes` override its fields."""
+    where = dict(job_id="j", model_id="m", model_path="models/m.joblib", dataset_id="d")
+    return TrainingSucceeded(**{**model_report().model_dump(), **where, **changes})
 
 
 def metrics_sampled(**changes: Any) -> MetricsSampled:

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 
 from services.common.bus import MemoryBus
-from services.common.model_report import ModelReport
 from services.common.storage import FileStore, dataset_path, model_path, model_record_path
 from services.gateway.adapters.database import Database, make_engine, migrate
 from services.gateway.adapters.live import LiveHub
@@ -23,7 +22,7 @@ from services.gateway.entrypoints.timers import Cleaner
 from services.gateway.handlers import settings as user_settings
 from services.gateway.handlers.announce import Announcer
 from services.gateway.settings import GatewaySettings
-from tests.support import eventually
+from tests.support import eventually, model_report
 
 LONG_AGO = utcnow() - timedelta(days=40)
 LATELY = utcnow() - timedelta(days=2)
@@ -118,15 +117,7 @@ def add_model(db: Database, store: FileStore, job_id: str, when=LATELY, deployed
                 job_id=job_id,
                 dataset_id="d",
                 path=path,
-                report=ModelReport(
-                    task="regression",
-                    target="b",
-                    algorithm="ridge",
-                    score_name="r2",
-                    score=0.9,
-                    light="green",
-                    summary="Good.",
-                ).model_dump(),
+                report=model_report(target="b").model_dump(),
                 created_at=when,
                 deployed_at=when if deployed else None,
             )

@@ -61,22 +61,26 @@ def training_failed(job_id: str, target: str, error: str | None, dashboard_url: 
 
 def score_sentence(report: ModelReport) -> str:
     """The dashboard's score sentence (frontend scoreSentence), so both say the same."""
-    metrics = report.metrics
     if report.task == "regression":
-        off = metrics.get("mae", report.score if report.score_name == "mae" else None)
+        off = _measure(report, "mae")
         if off is None:
             return ""
         return (
             f"Its guesses for '{report.target}' are typically off by about {_amount(off)}, "
             "judged on examples it had not seen while learning."
         )
-    right = metrics.get("accuracy", report.score if report.score_name == "accuracy" else None)
+    right = _measure(report, "accuracy")
     if right is None:
         return ""
     return (
         f"It was right {round(100 * right)} times out of 100 on examples it had not seen "
         "while learning."
     )
+
+
+def _measure(report: ModelReport, name: str) -> float | None:
+    value = report.metrics.get(name, report.score if report.score_name == name else None)
+    return None if value is None else float(value)
 
 
 def _body(lines: list[str], dashboard_url: str, action: str) -> str:
