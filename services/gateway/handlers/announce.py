@@ -41,6 +41,9 @@ class Announcer:
             show(self._hub, news)  # the broker is away: this replica's pages at least
 
     async def _record(self, facts: Sequence[Fact]) -> list[Activity]:
+        if not any(activity.describe(fact) for fact in facts):
+            return []  # only views changed (progress): no feed line, no transaction
+
         def blocking() -> list[Activity]:
             with self._db.unit_of_work() as session:
                 return activity.record(session, facts)
