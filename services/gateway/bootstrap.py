@@ -12,6 +12,7 @@ from services.common.bus import Bus
 from services.common.storage import FileStore
 from services.gateway.adapters.database import Database, make_engine
 from services.gateway.adapters.live import LiveHub
+from services.gateway.adapters.live_news import LiveNews
 from services.gateway.adapters.outbox import OutboxRelay
 from services.gateway.adapters.predictor_client import PredictorClient
 from services.gateway.adapters.smtp import EmailSender, Mailer
@@ -38,6 +39,8 @@ class Gateway:
     relay: OutboxRelay
     hub: LiveHub
     """This replica's connected pages."""
+    news: LiveNews
+    """What changed, on its way to every replica's pages."""
     board: HealthBoard
     readings: MachineReadings
     announcer: Announcer
@@ -59,7 +62,8 @@ def bootstrap(
     db = Database(make_engine(settings.resolved_database_url))
     hub = LiveHub()
     relay = OutboxRelay(db, bus)
-    announcer = Announcer(db, bus, hub)
+    news = LiveNews(bus, hub)
+    announcer = Announcer(db, news)
 
     async def sent(notice: Notice, failure: str | None) -> None:
         await announcer.tell([notifications.attempted(notice, failure)])
@@ -73,6 +77,7 @@ def bootstrap(
         uow=UnitOfWork(db, relay.wake, announcer.tell),
         relay=relay,
         hub=hub,
+        news=news,
         board=HealthBoard(settings.heartbeat_interval_s),
         readings=MachineReadings(),
         announcer=announcer,

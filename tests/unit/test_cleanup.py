@@ -15,6 +15,7 @@ from services.common.bus import MemoryBus
 from services.common.storage import FileStore, dataset_path, model_path, model_record_path
 from services.gateway.adapters.database import Database, make_engine, migrate
 from services.gateway.adapters.live import LiveHub
+from services.gateway.adapters.live_news import LiveNews
 from services.gateway.adapters.orm import ActivityRow, DatasetRow, JobRow, ModelRow, utcnow
 from services.gateway.adapters.unit_of_work import UnitOfWork
 from services.gateway.domain.schemas import UserSettings
@@ -48,8 +49,8 @@ def store(tmp_path: Path) -> FileStore:
 
 def new_cleaner(db: Database, store: FileStore) -> Cleaner:
     """A gateway's clean-up loop on this database; its feed lines go through the announcer
-    (the bus is not running: nothing is sent live, the lines are still recorded)."""
-    announcer = Announcer(db, MemoryBus(), LiveHub())
+    (its live news is never started: nothing is sent live, the lines are still recorded)."""
+    announcer = Announcer(db, LiveNews(MemoryBus(), LiveHub()))
     settings = GatewaySettings(cleanup_interval_s=3600, default_time_budget_s=60)
     return Cleaner(UnitOfWork(db, lambda: None, announcer.tell), store, settings)
 

@@ -4,6 +4,7 @@ database to catch up with a race."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from services.common.events import DashboardChanged, TrainingProgressed, Trainin
 from services.common.storage import FileStore
 from services.gateway.adapters.database import Database, make_engine, migrate
 from services.gateway.adapters.live import LiveHub
+from services.gateway.adapters.live_news import LiveNews
 from services.gateway.adapters.orm import ActivityRow
 from services.gateway.adapters.unit_of_work import UnitOfWork, collect
 from services.gateway.domain.facts import DatasetUploaded, Fact
@@ -144,20 +146,44 @@ async def test_the_announcer_records_and_sends_the_same_line(db: Database) -> No
         sent.append(event)
 
     await bus.consume_broadcast(page)
+    news = LiveNews(bus, LiveHub())
+    await news.start()
     try:
-        await Announcer(db, bus, LiveHub()).tell([DatasetUploaded("d1", "sales.csv", 12)])
-        news = await eventually(lambda: sent, within=5)
+        await Announcer(db, news).tell([DatasetUploaded("d1", "sales.csv", 12)])
+        told = await eventually(lambda: sent, within=5)
     finally:
+        await news.stop()
         await bus.close()
     with db.unit_of_work() as session:
         line = session.scalars(select(ActivityRow)).one()
-    update = news[0].updates[0]
+    update = told[0].updates[0]
     assert update["type"] == "activity" and update["data"]["message"] == line.message
     assert line.message == "'sales.csv' was uploaded: 12 rows." and line.ref_id == "d1"
 
 
-async def test_with_the_broker_away_this_replicas_pages_are_still_told(db: Database) -> None:
+class SilentBus(MemoryBus):
+    """A broker that looks connected but never confirms (a silent network partition)."""
+
+    async def publish(self, event: Any) -> None:
+        await asyncio.sleep(3600)
+
+
+@pytest.mark.parametrize("silent", [False, True], ids=["away", "silent"])
+async def test_with_the_broker_away_the_request_goes_on_and_this_replica_is_told(
+    db: Database, silent: bool
+) -> None:
+    bus = SilentBus() if silent else MemoryBus()  # a MemoryBus not started is not connected
+    if silent:
+        await bus.start()
     hub = LiveHub()
     seen = Seen(hub)
-    await Announcer(db, MemoryBus(), hub).tell([DatasetUploaded("d1", "sales.csv", 12)])
-    assert [m["message"] for m in seen.of("activity")] == ["'sales.csv' was uploaded: 12 rows."]
+    news = LiveNews(bus, hub, publish_timeout_s=0.2)
+    await news.start()
+    try:
+        async with asyncio.timeout(2):  # telling never waits for the broker
+            await Announcer(db, news).tell([DatasetUploaded("d1", "sales.csv", 12)])
+        lines = await eventually(lambda: seen.of("activity"), within=5)
+    finally:
+        await news.stop()
+        await bus.close()
+    assert [line["message"] for line in lines] == ["'sales.csv' was uploaded: 12 rows."]

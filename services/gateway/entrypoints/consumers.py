@@ -21,13 +21,13 @@ from services.common.events import (
 )
 from services.common.storage import FileStore
 from services.gateway.adapters.live import LiveHub
+from services.gateway.adapters.live_news import show
 from services.gateway.adapters.smtp import EmailSender
 from services.gateway.adapters.unit_of_work import UnitOfWork
 from services.gateway.domain.emails import Notice
 from services.gateway.domain.schemas import Health
 from services.gateway.domain.status import HealthBoard, MachineReadings
 from services.gateway.handlers import jobs, notifications
-from services.gateway.handlers.announce import show
 from services.gateway.settings import GatewaySettings
 
 RECORDS_QUEUE = "gateway.records"

@@ -34,6 +34,7 @@ class GatewayService(Lifecycle):
         super().__init__(
             "gateway",
             Step("database", self._migrate, self._close_database),
+            g.news,
             Step("subscriptions", self._subscribe),
             g.relay,
             Step("emails", stop=g.emails.stop),

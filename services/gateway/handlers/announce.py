@@ -1,6 +1,6 @@
 """The one path by which facts reach people, after the commit that made them: a line in the
 activity feed, worded once (activity.describe), and a live update to the pages of every gateway
-replica (a `dashboard.changed` event on the bus, which each replica shows with `show`)."""
+replica (a `dashboard.changed` event, sent by adapters/live_news.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from services.common.bus import Bus, BusUnavailable
 from services.common.events import DashboardChanged
 from services.gateway.adapters.database import Database
-from services.gateway.adapters.live import LiveHub
+from services.gateway.adapters.live_news import LiveNews
 from services.gateway.domain.facts import Fact
 from services.gateway.domain.schemas import Activity
 from services.gateway.handlers import activity
@@ -20,8 +19,8 @@ log = logging.getLogger(__name__)
 
 
 class Announcer:
-    def __init__(self, db: Database, bus: Bus, hub: LiveHub):
-        self._db, self._bus, self._hub = db, bus, hub
+    def __init__(self, db: Database, news: LiveNews):
+        self._db, self._news = db, news
 
     async def tell(self, facts: Sequence[Fact]) -> None:
         """Record the facts' activity lines, then send them and the views they carry live."""
@@ -34,11 +33,7 @@ class Announcer:
         updates += [{"type": "activity", "data": line.model_dump(mode="json")} for line in lines]
         if not updates:
             return
-        news = DashboardChanged(updates=updates)
-        try:
-            await self._bus.publish(news)
-        except BusUnavailable:
-            show(self._hub, news)  # the broker is away: this replica's pages at least
+        self._news.send(DashboardChanged(updates=updates))
 
     async def _record(self, facts: Sequence[Fact]) -> list[Activity]:
         if not any(activity.describe(fact) for fact in facts):
@@ -53,9 +48,3 @@ class Announcer:
         except Exception:  # the change itself is committed; a lost feed line must not undo it
             log.exception("could not record activity")
             return []
-
-
-def show(hub: LiveHub, news: DashboardChanged) -> None:
-    """Send a replica's pages what changed."""
-    for update in news.updates:
-        hub.broadcast(str(update["type"]), update["data"])
