@@ -43,7 +43,6 @@ class Gateway:
     """What changed, on its way to every replica's pages."""
     board: HealthBoard
     readings: MachineReadings
-    announcer: Announcer
     emails: EmailSender
     predictor: PredictorClient
 
@@ -80,7 +79,6 @@ def bootstrap(
         news=news,
         board=HealthBoard(settings.heartbeat_interval_s),
         readings=MachineReadings(),
-        announcer=announcer,
         emails=EmailSender(Mailer(settings), settings.smtp_timeout_s, sent),
         predictor=PredictorClient(http),
     )
