@@ -43,15 +43,8 @@ class ModelRuntime:
 
     @property
     def signature(self) -> ModelSignature:
-        """What the model needs and answers, from the file itself."""
-        bundle = self._loaded()
-        return ModelSignature(
-            task=bundle.task,
-            target=bundle.target,
-            features=bundle.features,
-            classes=bundle.classes,
-            versions=bundle.versions,
-        )
+        """What the model needs and answers, read from the file's bundle by field name."""
+        return ModelSignature.model_validate(self._loaded(), from_attributes=True)
 
     async def predict(self, request: PredictRequest) -> PredictResponse:
         """One prediction per row, with how sure and what is unusual (422 `missing_columns`
