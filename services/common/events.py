@@ -29,6 +29,9 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     type: ClassVar[str] = "event"
+    queued: ClassVar[bool] = False
+    """Must reach a work queue: publishing fails (`Unroutable`) when no queue would keep it,
+    instead of the broker dropping it. Broadcast-only events may reach nobody."""
     id: str = Field(default_factory=new_id)
     version: int = 1
     occurred_at: datetime = Field(default_factory=_now)
@@ -41,6 +44,7 @@ class Event(BaseModel):
 
 class TrainingRequested(Event):
     type: ClassVar[str] = "training.requested"
+    queued: ClassVar[bool] = True
     job_id: str
     model_id: str
     """Chosen by the gateway up front, so a redelivered job yields the same single model."""
@@ -54,12 +58,14 @@ class TrainingRequested(Event):
 
 class TrainingStarted(Event):
     type: ClassVar[str] = "training.started"
+    queued: ClassVar[bool] = True
     job_id: str
     worker: str
 
 
 class TrainingProgressed(Event):
     type: ClassVar[str] = "training.progress"
+    queued: ClassVar[bool] = True
     job_id: str
     progress: float = Field(ge=0.0, le=1.0)
     stage: str
@@ -70,6 +76,7 @@ class TrainingSucceeded(Event, ModelReport):
     """A model is trained: where its file is, and its report (every ModelReport field, flat)."""
 
     type: ClassVar[str] = "training.succeeded"
+    queued: ClassVar[bool] = True
     job_id: str
     model_id: str
     model_path: str
@@ -82,6 +89,7 @@ class TrainingSucceeded(Event, ModelReport):
 
 class TrainingFailed(Event):
     type: ClassVar[str] = "training.failed"
+    queued: ClassVar[bool] = True
     job_id: str
     error: str
     code: str = "training_failed"
@@ -94,6 +102,7 @@ class TrainingCancelRequested(Event):
 
 class TrainingCancelled(Event):
     type: ClassVar[str] = "training.cancelled"
+    queued: ClassVar[bool] = True
     job_id: str
 
 
@@ -114,6 +123,8 @@ class MetricsSampled(Event):
     disk_percent: float
     disk_free_gb: float
     queue_depth: dict[str, int] = Field(default_factory=dict)
+    dead_letters: dict[str, int] = Field(default_factory=dict)
+    """Per work queue, the messages it gave up on and keeps (until replayed or discarded)."""
 
 
 class ServiceHeartbeat(Event):
@@ -166,3 +177,7 @@ def parse_event(message: dict[str, Any]) -> Event:
 TRAINING_QUEUE = "trainer.jobs"
 """The durable work queue every trainer replica consumes `training.requested` from; declare it
 with `bus.declare_work_queue(TRAINING_QUEUE, TrainingRequested)`."""
+RECORDS_QUEUE = "gateway.records"
+"""The durable work queue the gateway replicas record training updates from."""
+WORK_QUEUES = (TRAINING_QUEUE, RECORDS_QUEUE)
+"""Every work queue of the system: their dead letters are watched, replayed and discarded."""

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 
 import pytest
 
-from services.common.bus import Bus, BusUnavailable, RejectEvent
+from services.common.bus import Bus, BusUnavailable, RejectEvent, Unroutable
+from services.common.errors import Unavailable
 from services.common.events import (
     EVENT_TYPES,
     Event,
@@ -179,12 +180,26 @@ class BusContract:
         await eventually(lambda: _equals(bus.queue_depth(queue), 0))
         await eventually(lambda: running == 0)
 
-    async def test_a_failed_handler_gets_the_event_again(
+    async def test_a_transient_failure_is_retried_until_it_passes(
         self, bus_factory: BusFactory, queues: QueueNames
     ) -> None:
         bus = await bus_factory()
         queue = queues("jobs")
-        got = Recorder(fail_times=1)
+        got = Recorder(fail_times=2, error=ConnectionError)  # e.g. the database is away
+        await bus.consume_work(queue, got.job)
+        sent = training_requested()
+        await bus.publish(sent)
+        await eventually(lambda: len(got.events) == 3)
+        assert got.ids == [sent.id] * 3
+        await eventually(lambda: _equals(bus.queue_depth(queue), 0))
+        assert await self.dead_letter_count(bus, queue) == 0
+
+    async def test_an_unavailable_dependency_is_retried_too(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        queue = queues("jobs")
+        got = Recorder(fail_times=1, error=Unavailable)
         await bus.consume_work(queue, got.job)
         sent = training_requested()
         await bus.publish(sent)
@@ -204,16 +219,100 @@ class BusContract:
         await eventually(lambda: _equals(self.dead_letter_count(bus, queue), 1))
         assert len(got.events) == 1
 
-    async def test_a_handler_that_always_fails_ends_dead_lettered(
+    async def test_a_deterministic_failure_is_dead_lettered_once_with_its_reason(
         self, bus_factory: BusFactory, queues: QueueNames
     ) -> None:
         bus = await bus_factory()
         queue = queues("jobs")
-        got = Recorder(fail_times=99)
+        got = Recorder(fail_times=99, error=ValueError)
+        await bus.consume_work(queue, got.job)
+        await bus.publish(sent := training_requested())
+        await eventually(lambda: _equals(self.dead_letter_count(bus, queue), 1))
+        assert len(got.events) == 1  # not retried: it would fail the same way
+        [letter] = await bus.dead_letters(queue)
+        assert (letter.id, letter.type, letter.reason) == (sent.id, sent.type, "failed")
+        assert letter.correlation_id == sent.correlation_id
+        assert "planned failure" in letter.error and letter.explanation
+
+    async def test_a_transient_failure_past_the_retry_window_is_dead_lettered(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory(retry_window_s=0.5)
+        queue = queues("jobs")
+        got = Recorder(fail_times=999, error=ConnectionError)
         await bus.consume_work(queue, got.job)
         await bus.publish(training_requested())
         await eventually(lambda: _equals(self.dead_letter_count(bus, queue), 1))
-        assert len(got.events) == MAX_DELIVERIES
+        assert len(got.events) > 1
+        [letter] = await bus.dead_letters(queue)
+        assert letter.reason == "gave_up"
+
+    async def test_dead_letters_can_be_replayed_into_their_queue_or_discarded(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        queue = queues("jobs")
+        got = Recorder(fail_times=3, error=ValueError)
+        await bus.consume_work(queue, got.job)
+        sent = [training_requested(n) for n in range(3)]
+        for event in sent:
+            await bus.publish(event)
+        await eventually(lambda: _equals(self.dead_letter_count(bus, queue), 3))
+        listed = await bus.dead_letters(queue)
+        assert sorted(d.id for d in listed) == sorted(e.id for e in sent)
+        assert await bus.dead_letter_count(queue) == 3  # listing keeps them
+
+        assert await bus.replay_dead_letters(queue, [sent[0].id]) == 1
+        await eventually(lambda: len(got.events) == 4)  # handled again, and this time it passes
+        assert got.ids[-1] == sent[0].id
+        await eventually(lambda: _equals(self.dead_letter_count(bus, queue), 2))
+        assert await bus.discard_dead_letters(queue) == 2
+        assert await self.dead_letter_count(bus, queue) == 0
+        assert await bus.replay_dead_letters(queue) == 0
+
+    async def test_an_event_acked_early_is_never_redelivered_and_holds_the_consumer(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        queue = queues("jobs")
+        started: list[str] = []
+        release = asyncio.Event()
+
+        async def long_work(event: TrainingRequested) -> None:
+            started.append(event.id)
+            await bus.ack_early()
+            await release.wait()
+            raise ValueError("failed after acking early")  # the handler owns its outcome now
+
+        await bus.consume_work(queue, long_work, prefetch=1)
+        sent = [training_requested(n) for n in range(2)]
+        for event in sent:
+            await bus.publish(event)
+        await eventually(lambda: started == [sent[0].id])
+        await eventually(lambda: _equals(bus.queue_depth(queue), 1))
+        await asyncio.sleep(0.2)  # a short settle: the second must wait for the first to end
+        assert started == [sent[0].id]
+        release.set()
+        await eventually(lambda: started == [sent[0].id, sent[1].id])
+        await eventually(lambda: _equals(bus.queue_depth(queue), 0))
+        assert await self.dead_letter_count(bus, queue) == 0
+
+    async def test_an_event_that_must_be_queued_is_refused_when_no_queue_takes_it(
+        self, bus_factory: BusFactory, queues: QueueNames
+    ) -> None:
+        bus = await bus_factory()
+        assert TrainingRequested.queued and not ModelDeployed.queued
+        with pytest.raises(Unroutable):
+            await bus.publish(training_requested())
+        await bus.publish(ModelDeployed(model_id="m", model_path="models/m"))  # broadcast: fine
+        await bus.declare_work_queue(queues("jobs"), TrainingRequested)
+        await bus.publish(training_requested())
+
+    async def test_a_ping_is_answered_while_running(self, bus_factory: BusFactory) -> None:
+        bus = await bus_factory()
+        assert await bus.ping()
+        await bus.close()
+        assert not await bus.ping()
 
     async def test_a_malformed_message_is_dead_lettered_and_consuming_goes_on(
         self, bus_factory: BusFactory, queues: QueueNames
@@ -277,7 +376,7 @@ class BusContract:
         jobs, deployments = Recorder(), Recorder()
         await bus.consume_work(queues("jobs"), jobs.job)
         await bus.consume_broadcast(deployments.deployment)
-        await _publish_one_of_each(bus)
+        await _publish_one_of_each(bus, queues)
         await eventually(lambda: jobs.types == [TrainingRequested.type])
         await eventually(lambda: deployments.types == [ModelDeployed.type])
         await asyncio.sleep(0.1)  # a short settle: nothing else may arrive
@@ -298,7 +397,7 @@ class BusContract:
 
         await bus.consume_work(queues("ends"), on_work)
         await bus.consume_broadcast(on_broadcast)
-        await _publish_one_of_each(bus)
+        await _publish_one_of_each(bus, queues)
         ends = {TrainingFailed.type, TrainingCancelled.type}
         await eventually(lambda: set(work.types) == ends and set(broadcast.types) == ends)
         await asyncio.sleep(0.1)  # a short settle: nothing else may arrive
@@ -311,7 +410,7 @@ class BusContract:
         work, broadcast = Recorder(), Recorder()
         await bus.consume_work(queues("all"), work)
         await bus.consume_broadcast(broadcast)
-        sent = await _publish_one_of_each(bus)
+        sent = await _publish_one_of_each(bus, queues)
         await eventually(lambda: len(work.events) == len(broadcast.events) == len(sent))
         assert sorted(work.ids) == sorted(e.id for e in sent)
         assert broadcast.events == sent
@@ -334,7 +433,8 @@ class BusContract:
                 await bus.consume_work(queue, handler)
             with pytest.raises(TypeError, match="annotat"):
                 await bus.consume_broadcast(handler)
-        await bus.publish(training_requested())  # nothing was subscribed, nothing breaks
+        with pytest.raises(Unroutable):  # nothing was subscribed: no queue keeps the event
+            await bus.publish(training_requested())
 
     async def test_a_closed_bus_refuses_to_publish(self, bus_factory: BusFactory) -> None:
         bus = await bus_factory()
@@ -349,8 +449,9 @@ async def _equals(value: Awaitable[int | None], expected: int) -> bool:
     return await value == expected
 
 
-async def _publish_one_of_each(bus: Bus) -> list[Event]:
-    """Publish a handful of different event types, in this order."""
+async def _publish_one_of_each(bus: Bus, queues: QueueNames) -> list[Event]:
+    """Publish a handful of different event types, in this order (a sink queue keeps those
+    that must be queued, whatever the test consumes)."""
     sent: list[Event] = [
         training_requested(),
         TrainingStarted(job_id="j", worker="w"),
@@ -360,6 +461,7 @@ async def _publish_one_of_each(bus: Bus) -> list[Event]:
         metrics_sampled(),
     ]
     assert len({e.type for e in sent}) == len(sent) and all(e.type in EVENT_TYPES for e in sent)
+    await bus.declare_work_queue(queues("sink"), *(type(e) for e in sent if e.queued))
     for event in sent:
         await bus.publish(event)
     return sent

@@ -44,7 +44,7 @@ class TestMemoryBus(BusContract):
 
     async def dead_letter_count(self, bus: Bus, queue: str) -> int:
         assert isinstance(bus, MemoryBus)
-        return sum(1 for letter in bus.dead_letters if letter.queue == queue)
+        return await bus.dead_letter_count(queue) or 0
 
     async def publish_raw(self, bus: Bus, routing_key: str, body: bytes) -> None:
         assert isinstance(bus, MemoryBus)
@@ -64,13 +64,13 @@ async def test_publish_never_runs_a_handler_inline() -> None:
 
 
 async def test_dead_letters_say_why_and_after_how_many_attempts() -> None:
-    bus = MemoryBus(max_deliveries=2)
+    bus = MemoryBus(max_deliveries=2, retry_window_s=0.3)
     await bus.start()
-    await bus.consume_work("jobs", Recorder(fail_times=99).job)
+    await bus.consume_work("jobs", Recorder(fail_times=99, error=ConnectionError).job)
     await bus.publish(training_requested())
-    await eventually(lambda: len(bus.dead_letters) == 1)
-    letter = bus.dead_letters[0]
-    assert (letter.queue, letter.reason, letter.attempts) == ("jobs", "delivery_limit", 2)
+    await eventually(lambda: len(bus.all_dead_letters) == 1)
+    letter = bus.all_dead_letters[0]
+    assert (letter.queue, letter.reason, letter.attempts) == ("jobs", "gave_up", 1)
     await bus.close()
 
 

@@ -9,6 +9,8 @@ from services.common.bus.base import (
     EventT,
     Handler,
     RejectEvent,
+    Unroutable,
+    is_transient,
     subscribed_events,
 )
 from services.common.bus.memory import MemoryBus
@@ -21,17 +23,24 @@ __all__ = [
     "Handler",
     "MemoryBus",
     "RejectEvent",
+    "Unroutable",
     "create_bus",
+    "is_transient",
     "subscribed_events",
 ]
 
 
-def create_bus(url: str, *, namespace: str = "mlops") -> Bus:
+def create_bus(url: str, *, namespace: str = "mlops", retry_window_s: float = 600.0) -> Bus:
     """The bus for a broker URL: `memory://` in-process, `amqp://` / `amqps://` RabbitMQ.
 
     `namespace` prefixes the exchange and queue names on RabbitMQ."""
     if url.startswith("memory://"):
-        return MemoryBus()
+        return MemoryBus(retry_window_s=retry_window_s)
     if url.startswith(("amqp://", "amqps://")):
-        return AmqpBus(url, exchange=f"{namespace}.events", queue_prefix=f"{namespace}.")
+        return AmqpBus(
+            url,
+            exchange=f"{namespace}.events",
+            queue_prefix=f"{namespace}.",
+            retry_window_s=retry_window_s,
+        )
     raise ValueError(f"unknown broker URL {url.split('://')[0]!r}: use memory:// or amqp://")

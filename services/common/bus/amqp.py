@@ -4,7 +4,9 @@ Topology, for exchange `mlops.events`:
 - `mlops.events`: durable topic exchange; routing key = event type.
 - work queue `<queue>`: durable quorum queue bound to its events' types, with a delivery limit and
   dead-lettering to the direct exchange `mlops.events.dead`, routing key `<queue>`,
-  which feeds the durable queue `<queue>.dead`.
+  which feeds the durable queue `<queue>.dead`. The bus dead-letters a message itself by
+  publishing a copy there with its reason in headers (`x-mlops-reason`, `x-mlops-error`), then
+  acking it; the broker does so only past the delivery limit (reason read from `x-death`).
 - broadcast: one exclusive, auto-delete queue per subscriber, gone when its connection goes.
 
 Everything is declared through robust channels, so aio-pika re-declares queues, bindings and
@@ -15,12 +17,15 @@ message (decode, retry, dead-letter) is decided in base.py; this module only mov
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import AsyncIterator, Collection, Coroutine
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import aio_pika
+import aiormq
 from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractRobustChannel,
@@ -29,8 +34,11 @@ from aio_pika.abc import (
     AbstractRobustQueue,
 )
 from aio_pika.exceptions import AMQPChannelError, AMQPError, ChannelInvalidStateError
+from aiormq.abc import DeliveredMessage
+from pamqp import commands as spec
 
-from services.common.bus.base import Bus, BusUnavailable, SettleWork, WorkMessage
+from services.common.bus.base import Bus, BusUnavailable, SettleWork, Unroutable, WorkMessage
+from services.common.bus.dead_letters import DeadLetter, DeadReason, describe
 from services.common.events import Event
 
 log = logging.getLogger(__name__)
@@ -54,11 +62,14 @@ class AmqpBus(Bus):
         exchange: str = "mlops.events",
         queue_prefix: str = "",
         max_deliveries: int = 5,
+        retry_window_s: float = 600.0,
         connect_timeout_s: float = 60.0,
         publish_timeout_s: float = 10.0,
         reconnect_interval_s: float = 2.0,
+        ping_timeout_s: float = 3.0,
+        heartbeat_s: int = 15,
     ) -> None:
-        super().__init__(max_deliveries=max_deliveries)
+        super().__init__(max_deliveries=max_deliveries, retry_window_s=retry_window_s)
         self.url = url
         self.exchange = exchange
         self.dead_exchange = f"{exchange}.dead"
@@ -67,6 +78,9 @@ class AmqpBus(Bus):
         self.connect_timeout_s = connect_timeout_s
         self.publish_timeout_s = publish_timeout_s
         self.reconnect_interval_s = reconnect_interval_s
+        self.ping_timeout_s = ping_timeout_s
+        self.heartbeat_s = heartbeat_s
+        """AMQP heartbeat: a connection silent for about twice this long is dropped and remade."""
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
         self._exchange: AbstractRobustExchange | None = None
@@ -104,11 +118,19 @@ class AmqpBus(Bus):
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
             # that arrives as the publish completes, and the caller would never stop.
             async with asyncio.timeout(self.publish_timeout_s):
-                await self._publish_until_confirmed(message, event.type)
+                await self._publish_until_confirmed(message, event.type, event.queued)
         except (TimeoutError, AMQPError) as exc:
             raise BusUnavailable(
                 f"RabbitMQ did not confirm {event.type} within {self.publish_timeout_s:g}s"
             ) from exc
+
+    async def ping(self) -> bool:
+        try:
+            async with self._plain_channel(timeout_s=self.ping_timeout_s):
+                return True
+        except (TimeoutError, *_TRANSIENT, AMQPError, BusUnavailable) as exc:
+            log.debug("RabbitMQ did not answer a ping: %r", exc)
+            return False
 
     async def _declare_work_queue(self, queue: str, routing_keys: tuple[str, ...]) -> None:
         assert self._channel is not None, "start() the bus first"
@@ -120,12 +142,57 @@ class AmqpBus(Bus):
         # Its own channel, so its prefetch limits this consumer only.
         channel, _ = await self._open_channel(prefetch)
         work_queue = await self._declare_queues(channel, self.queue_prefix + queue, routing_keys)
+        consumer = _Consumer(self, work_queue, settle)
+        await consumer.resume()
 
-        async def on_message(message: AbstractIncomingMessage) -> None:
-            if not self._closing:  # else leave it unacked: closing requeues it
-                self._spawn(settle(_Delivery(message)))
+    async def _dead_letters(self, queue: str, limit: int) -> list[DeadLetter]:
+        async with self._plain_channel() as channel:
+            # Taken without acking, and so all back in the queue when the channel closes.
+            return [_dead_letter(queue, m) async for m in _drain(channel, queue, self, limit)]
 
-        await work_queue.consume(on_message)
+    async def _dead_letter_count(self, queue: str) -> int | None:
+        return await self.queue_depth(dead_letter_queue(queue))
+
+    async def _settle_dead_letters(
+        self, queue: str, ids: Collection[str] | None, *, replay: bool
+    ) -> int:
+        settled = 0
+        async with self._plain_channel(confirms=True) as channel:
+            async for message in _drain(channel, queue, self, limit=None):
+                if ids is not None and message.header.properties.message_id not in ids:
+                    continue  # left unacked: back in the dead letters when the channel closes
+                if replay:
+                    # Straight into its queue (default exchange): no other queue gets a copy.
+                    answer = await channel.basic_publish(
+                        message.body,
+                        routing_key=self.queue_prefix + queue,
+                        properties=_replayed(message.header.properties),
+                        mandatory=True,
+                    )
+                    if isinstance(answer, DeliveredMessage):
+                        raise Unroutable(f"the queue {queue} does not exist")
+                await channel.basic_ack(_tag(message))
+                settled += 1
+        return settled
+
+    @contextlib.asynccontextmanager
+    async def _plain_channel(
+        self, *, confirms: bool = False, timeout_s: float | None = None
+    ) -> AsyncIterator[aiormq.abc.AbstractChannel]:
+        """A throwaway channel on the current connection: not restored on reconnect, and one
+        that a broker error closes harms nothing else. Raises BusUnavailable when there is no
+        connection, TimeoutError when opening it takes longer than `timeout_s`."""
+        conn = self._connection
+        if conn is None or conn.transport is None or self._closing:
+            raise BusUnavailable("not connected to RabbitMQ")
+        async with asyncio.timeout(timeout_s or self.publish_timeout_s):
+            channel = await conn.transport.connection.channel(publisher_confirms=confirms)
+        try:
+            yield channel
+        finally:
+            if not channel.is_closed:
+                with contextlib.suppress(*_TRANSIENT, AMQPError):
+                    await channel.close()
 
     async def _subscribe_broadcast(self, routing_keys: tuple[str, ...]) -> asyncio.Queue[bytes]:
         channel, _ = await self._open_channel()
@@ -144,20 +211,12 @@ class AmqpBus(Bus):
         return inbox
 
     async def queue_depth(self, queue: str) -> int | None:
-        # A throwaway plain channel: a robust one answers a passive declare from its cache
-        # (stale counts), and a missing queue closes the channel that asked.
-        conn = self._connection
-        if conn is None or conn.transport is None:
-            return None
+        # A plain channel: a robust one answers a passive declare from its cache (stale
+        # counts), and a missing queue closes the channel that asked.
         try:
-            async with asyncio.timeout(self.publish_timeout_s):
-                channel = await conn.transport.connection.channel(publisher_confirms=False)
-                try:
-                    declared = await channel.queue_declare(self.queue_prefix + queue, passive=True)
-                finally:
-                    if not channel.is_closed:
-                        await channel.close()
-        except (TimeoutError, *_TRANSIENT, AMQPError) as exc:
+            async with self._plain_channel() as channel, asyncio.timeout(self.publish_timeout_s):
+                declared = await channel.queue_declare(self.queue_prefix + queue, passive=True)
+        except (TimeoutError, *_TRANSIENT, AMQPError, BusUnavailable) as exc:
             log.debug("queue depth of %s unknown: %r", queue, exc)
             return None
         return declared.message_count
@@ -174,6 +233,7 @@ class AmqpBus(Bus):
                     self.url,
                     timeout=max(remaining, 1.0),
                     reconnect_interval=self.reconnect_interval_s,
+                    heartbeat=self.heartbeat_s,
                 )
             except (TimeoutError, OSError, AMQPError) as exc:
                 remaining = deadline - loop.time()
@@ -225,12 +285,18 @@ class AmqpBus(Bus):
             await work_queue.bind(self.exchange, routing_key=key)
         return work_queue
 
-    async def _publish_until_confirmed(self, message: aio_pika.Message, routing_key: str) -> None:
+    async def _publish_until_confirmed(
+        self, message: aio_pika.Message, routing_key: str, mandatory: bool
+    ) -> None:
         assert self._channel is not None and self._exchange is not None
         while True:
             try:
                 await self._channel.ready()  # waits while the robust connection reconnects
-                await self._exchange.publish(message, routing_key=routing_key, mandatory=False)
+                answer = await self._exchange.publish(
+                    message, routing_key=routing_key, mandatory=mandatory
+                )
+                if isinstance(answer, DeliveredMessage):  # returned: no queue would keep it
+                    raise Unroutable(f"no queue takes {routing_key} on RabbitMQ")
                 return
             except _TRANSIENT as exc:
                 # A retry after a lost confirm may publish twice; consumers are idempotent.
@@ -238,24 +304,146 @@ class AmqpBus(Bus):
                 await asyncio.sleep(0.1)
 
 
+class _Consumer:
+    """One work queue's consumer. While a handler that acked early still runs, it is paused
+    (cancelled on the broker), so the broker hands it nothing it could not start."""
+
+    def __init__(self, bus: AmqpBus, queue: AbstractRobustQueue, settle: SettleWork) -> None:
+        self._bus, self._queue, self._settle = bus, queue, settle
+        self._tag: str | None = None
+        self._paused = 0
+        self.queue_name, self.dead_exchange = queue.name, bus.dead_exchange
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        if not self._bus._closing:  # else leave it unacked: closing requeues it
+            self._bus._spawn(self._handle(_Delivery(message, self)))
+
+    async def _handle(self, delivery: _Delivery) -> None:
+        try:
+            await self._settle(delivery)
+        finally:
+            if delivery.paused_consumer:
+                self._paused -= 1
+                if not self._paused:
+                    await self.resume()
+
+    async def pause(self) -> None:
+        self._paused += 1
+        tag, self._tag = self._tag, None
+        if tag is not None:
+            await self._queue.cancel(tag)
+
+    async def resume(self) -> None:
+        if self._tag is None and not self._paused and not self._bus._closing:
+            self._tag = await self._queue.consume(self.on_message)
+
+
 class _Delivery(WorkMessage):
     """A message from a quorum queue, which counts its redeliveries in `x-delivery-count`."""
 
-    def __init__(self, message: AbstractIncomingMessage) -> None:
-        self._message = message
+    def __init__(self, message: AbstractIncomingMessage, consumer: _Consumer) -> None:
+        self._message, self._consumer = message, consumer
         self.body = message.body
+        self.paused_consumer = False
         count = (message.headers or {}).get("x-delivery-count")  # set from the 2nd delivery on
         self.attempt = (count if isinstance(count, int) else 0) + 1
 
     async def ack(self) -> None:
         await _settle(self._message.ack())
 
+    async def ack_early(self) -> None:
+        # Stop the consumer first: once acked, the broker would hand over the next message.
+        self.paused_consumer = True
+        with contextlib.suppress(*_TRANSIENT, AMQPError):
+            await self._consumer.pause()
+        await self.ack()
+
     async def requeue(self) -> None:
         await _settle(self._message.nack(requeue=True))
 
-    async def dead_letter(self, reason: str) -> None:
-        # The queue's dead-letter exchange takes it to `<queue>.dead`.
-        await _settle(self._message.reject(requeue=False))
+    async def dead_letter(self, reason: DeadReason, error: str) -> None:
+        """Keep a copy with its reason in `<queue>.dead`, then ack; if that copy cannot be
+        kept, the message is requeued instead (the broker's own limit still applies)."""
+        original = self._message
+        headers = {
+            **(original.headers or {}),
+            "x-mlops-reason": reason,
+            "x-mlops-error": error[:500],
+            "x-mlops-attempts": self.attempt,
+            "x-mlops-dead-at": datetime.now(UTC).isoformat(),
+        }
+        properties = spec.Basic.Properties(
+            content_type=original.content_type,
+            delivery_mode=2,
+            message_id=original.message_id,
+            correlation_id=original.correlation_id,
+            message_type=original.type,
+            headers=headers,
+        )
+        try:
+            await original.channel.basic_publish(
+                original.body,
+                exchange=self._consumer.dead_exchange,
+                routing_key=self._consumer.queue_name,
+                properties=properties,
+            )
+        except (*_TRANSIENT, AMQPError) as exc:
+            log.warning("could not keep a dead letter (%r); requeueing it", exc)
+            await self.requeue()
+            return
+        await self.ack()
+
+
+async def _drain(
+    channel: aiormq.abc.AbstractChannel, queue: str, bus: AmqpBus, limit: int | None
+) -> AsyncIterator[DeliveredMessage]:
+    """The messages of `queue`'s dead letters, taken one by one without acking; at most those
+    there when it began (a replayed message that fails again is not met twice)."""
+    name = dead_letter_queue(bus.queue_prefix + queue)
+    declared = await channel.queue_declare(name, passive=True)
+    count = declared.message_count or 0
+    for _ in range(count if limit is None else min(count, limit)):
+        message = await channel.basic_get(name, no_ack=False)
+        if not isinstance(message.delivery, spec.Basic.GetOk):
+            return
+        yield message
+
+
+def _tag(message: DeliveredMessage) -> int:
+    return cast(int, cast(spec.Basic.GetOk, message.delivery).delivery_tag)
+
+
+def _dead_letter(queue: str, message: DeliveredMessage) -> DeadLetter:
+    headers = message.header.properties.headers or {}
+    reason, attempts = headers.get("x-mlops-reason"), headers.get("x-mlops-attempts")
+    if reason is None:  # dead-lettered by the broker itself: past the delivery limit
+        reason = "delivery_limit"
+    dead_at = headers.get("x-mlops-dead-at")
+    return describe(
+        queue,
+        message.body,
+        cast(DeadReason, reason),
+        error=str(headers.get("x-mlops-error", "")),
+        attempts=attempts if isinstance(attempts, int) else 1,
+        dead_at=datetime.fromisoformat(dead_at) if isinstance(dead_at, str) else None,
+    )
+
+
+def _replayed(properties: spec.Basic.Properties) -> spec.Basic.Properties:
+    """The original properties, without what the dead-lettering added."""
+    headers = {
+        k: v
+        for k, v in (properties.headers or {}).items()
+        if not k.startswith(("x-mlops-", "x-death", "x-first-death", "x-last-death"))
+    }
+    return spec.Basic.Properties(
+        content_type=properties.content_type,
+        delivery_mode=2,
+        message_id=properties.message_id,
+        correlation_id=properties.correlation_id,
+        message_type=properties.message_type,
+        headers=headers,
+    )
 
 
 async def _settle(outcome: Coroutine[Any, Any, None]) -> None:

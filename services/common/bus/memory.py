@@ -10,21 +10,21 @@ with a message (decode, retry, dead-letter) is decided in base.py; this module o
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from services.common.bus.base import Bus, BusUnavailable, SettleWork, WorkMessage
+from services.common.bus.base import Bus, BusUnavailable, SettleWork, Unroutable, WorkMessage
+from services.common.bus.dead_letters import DeadLetter, DeadReason, describe
 from services.common.events import Event
 
 
 @dataclass
-class DeadLetter:
-    """An event a work queue gave up on, kept for inspection (the `<queue>.dead` of RabbitMQ)."""
+class _Dead:
+    """A message a work queue gave up on (the `<queue>.dead` of RabbitMQ)."""
 
-    queue: str
+    letter: DeadLetter
     body: bytes
-    reason: str
-    """`rejected` (RejectEvent), `delivery_limit` (kept failing) or `malformed`."""
-    attempts: int
 
 
 @dataclass
@@ -46,7 +46,7 @@ class _Delivery(WorkMessage):
 
     body: bytes
     queue: _WorkQueue
-    dead_letters: list[DeadLetter]
+    dead_letters: list[_Dead]
     attempt: int = 0
 
     async def ack(self) -> None:
@@ -55,8 +55,12 @@ class _Delivery(WorkMessage):
     async def requeue(self) -> None:
         self.queue.items.put_nowait(self)
 
-    async def dead_letter(self, reason: str) -> None:
-        self.dead_letters.append(DeadLetter(self.queue.name, self.body, reason, self.attempt))
+    async def dead_letter(self, reason: DeadReason, error: str) -> None:
+        now = datetime.now(UTC)
+        letter = describe(
+            self.queue.name, self.body, reason, error=error, attempts=self.attempt, dead_at=now
+        )
+        self.dead_letters.append(_Dead(letter, self.body))
 
 
 class MemoryBroker:
@@ -68,42 +72,55 @@ class MemoryBroker:
     def __init__(self) -> None:
         self.queues: dict[str, _WorkQueue] = {}
         self.subscribers: list[_Subscriber] = []
-        self.dead_letters: list[DeadLetter] = []
+        self.dead: list[_Dead] = []
 
     def declare(self, queue: str, routing_keys: tuple[str, ...]) -> _WorkQueue:
         work_queue = self.queues.setdefault(queue, _WorkQueue(queue))
         work_queue.routing_keys.update(routing_keys)
         return work_queue
 
-    def route(self, routing_key: str, body: bytes) -> None:
-        """Put a message in every bound work queue and every matching subscriber's inbox.
+    def route(self, routing_key: str, body: bytes) -> int:
+        """Put a message in every bound work queue and every matching subscriber's inbox;
+        how many work queues took it.
 
         Never runs a handler: consumers pick the message up in their own tasks.
         """
+        queued = 0
         for work_queue in self.queues.values():
             if routing_key in work_queue.routing_keys:
-                work_queue.items.put_nowait(_Delivery(body, work_queue, self.dead_letters))
+                work_queue.items.put_nowait(_Delivery(body, work_queue, self.dead))
+                queued += 1
         for subscriber in self.subscribers:
             if routing_key in subscriber.routing_keys:
                 subscriber.inbox.put_nowait(body)
+        return queued
 
 
 class MemoryBus(Bus):
     """`Bus` inside one process. Pass `broker=` to share queues with other instances."""
 
-    def __init__(self, broker: MemoryBroker | None = None, *, max_deliveries: int = 5) -> None:
-        super().__init__(max_deliveries=max_deliveries)
+    def __init__(
+        self,
+        broker: MemoryBroker | None = None,
+        *,
+        max_deliveries: int = 5,
+        retry_window_s: float = 600.0,
+    ) -> None:
+        super().__init__(max_deliveries=max_deliveries, retry_window_s=retry_window_s)
         self.broker = broker or MemoryBroker()
         self._subscribers: list[_Subscriber] = []
         self._started = False
 
     @property
-    def dead_letters(self) -> list[DeadLetter]:
+    def all_dead_letters(self) -> list[DeadLetter]:
         """Dead letters of every queue on the shared broker, oldest first."""
-        return self.broker.dead_letters
+        return [dead.letter for dead in self.broker.dead]
 
     @property
     def connected(self) -> bool:
+        return self._started
+
+    async def ping(self) -> bool:
         return self._started
 
     async def start(self) -> None:
@@ -124,7 +141,31 @@ class MemoryBus(Bus):
     async def _publish(self, event: Event, body: bytes) -> None:
         if not self._started:
             raise BusUnavailable("the in-process bus is not running")
-        self.broker.route(event.type, body)
+        if not self.broker.route(event.type, body) and event.queued:
+            raise Unroutable(f"no work queue takes {event.type}")
+
+    async def _dead_letters(self, queue: str, limit: int) -> list[DeadLetter]:
+        return [dead.letter for dead in self.broker.dead if dead.letter.queue == queue][:limit]
+
+    async def _dead_letter_count(self, queue: str) -> int | None:
+        return sum(1 for dead in self.broker.dead if dead.letter.queue == queue)
+
+    async def _settle_dead_letters(
+        self, queue: str, ids: Collection[str] | None, *, replay: bool
+    ) -> int:
+        chosen = [
+            dead
+            for dead in self.broker.dead
+            if dead.letter.queue == queue and (ids is None or dead.letter.id in ids)
+        ]
+        work_queue = self.broker.queues.get(queue)
+        if replay and chosen and work_queue is None:
+            raise Unroutable(f"the queue {queue} does not exist")
+        for dead in chosen:
+            self.broker.dead.remove(dead)
+            if replay and work_queue is not None:
+                work_queue.items.put_nowait(_Delivery(dead.body, work_queue, self.broker.dead))
+        return len(chosen)
 
     async def _declare_work_queue(self, queue: str, routing_keys: tuple[str, ...]) -> None:
         self.broker.declare(queue, routing_keys)
