@@ -185,8 +185,11 @@ class AmqpBus(Bus):
         conn = self._connection
         if conn is None or conn.transport is None or self._closing:
             raise BusUnavailable("not connected to RabbitMQ")
-        async with asyncio.timeout(timeout_s or self.publish_timeout_s):
-            channel = await conn.transport.connection.channel(publisher_confirms=confirms)
+        try:
+            async with asyncio.timeout(timeout_s or self.publish_timeout_s):
+                channel = await conn.transport.connection.channel(publisher_confirms=confirms)
+        except (RuntimeError, *_TRANSIENT, AMQPError) as exc:  # closed under our feet
+            raise BusUnavailable(f"RabbitMQ is not reachable: {exc!r}") from exc
         try:
             yield channel
         finally:
