@@ -71,7 +71,13 @@ def test_datetime_dtype_is_datetime() -> None:
         ([1, 2, 3] * 100, "classification"),  # a few codes in many rows
         (list(range(100)), "regression"),
         (np.random.default_rng(2).normal(size=100), "regression"),
-        ([1, 2, 3, 4, 5] * 10, "regression"),  # 5 values is 10% of 50 rows: a quantity
+        ([1, 2, 3, 4, 5] * 10, "classification"),  # a 1-5 rating, each value repeated
+        ([1, 2, 3] * 8, "classification"),  # codes in a small file
+        ([0, 1, 2, 3, 4] * 4, "classification"),  # a 0-4 rating in 20 rows
+        (list(range(11)) * 3, "classification"),  # a 0-10 score
+        (list(range(15)) * 2, "regression"),  # more values than codes usually take
+        ([1, 2, 3, 4] * 5 + [9], "regression"),  # a value seen once: an amount, not a code
+        ([1.5, 2.5, 3.5] * 10, "regression"),  # few values, but not whole numbers
         ([1.0, 2.0, np.nan] * 100, "classification"),
         (["Yes", "No"] * 50, "classification"),
         (["True", "False"] * 50, "classification"),
@@ -231,3 +237,36 @@ def test_row_numbers_and_constants_are_left_out() -> None:
     assert [c.name for c in profile.features()] == ["age", "plan", "spend"]
     assert "We'll ignore 'row' because it's just an ID." in profile.messages
     assert "We'll ignore 'source' because it has the same value in every row." in profile.messages
+
+
+def test_a_few_coded_whole_numbers_are_categories_with_a_note() -> None:
+    df = pd.DataFrame({"x": rng.normal(size=36), "grade": [1, 2, 3] * 12})
+    profile = profile_dataset(df, "grade")
+    assert profile.task == "classification"  # 36 rows: too few for the many-rows rule
+    assert (
+        "'grade' holds only a few whole numbers (1, 2 and 3), so we'll treat them as categories "
+        "and predict which one applies, rather than an amount." in profile.messages
+    )
+
+
+def test_a_rating_scale_is_named_by_its_range() -> None:
+    df = pd.DataFrame({"x": rng.normal(size=66), "score": list(range(11)) * 6})
+    profile = profile_dataset(df, "score")
+    assert profile.task == "classification"
+    assert any("(from 0 to 10)" in m for m in profile.messages)
+
+
+def test_labels_and_counts_get_no_coding_note() -> None:
+    assert not any("whole numbers" in m for m in profile_dataset(frame(), "churn").messages)
+    counts = pd.DataFrame({"x": rng.normal(size=N), "visits": rng.integers(0, 400, N)})
+    profile = profile_dataset(counts, "visits")
+    assert profile.task == "regression"
+    assert not any("whole numbers" in m for m in profile.messages)
+
+
+def test_notes_from_reading_the_file_are_shown_and_light_yellow() -> None:
+    df = frame()
+    df.attrs["notes"] = ["One column has no name in the file, so we called it 'column 3'."]
+    profile = profile_dataset(df, "churn")
+    assert profile.messages[1] == df.attrs["notes"][0]
+    assert profile.light == "yellow"

@@ -16,6 +16,10 @@ _ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid)$|^(index|row|rownum|row_?number
 _CAMEL_ID = re.compile(r"[a-z0-9](Id|ID)$")
 _DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}.*)?$")
 _SAMPLE = 500
+# A target of whole numbers with this few values, each seen more than once, is a code or a
+# rating (1/2/3, 0 to 4, a 0-10 score) to pick among, not an amount to estimate.
+FEW_CODES = 12
+MANY_ROWS_CODES, MANY_ROWS_SHARE = 20, 0.05  # up to 20 values, over 20 rows per value
 
 
 def infer_kind(series: pd.Series) -> str:
@@ -43,9 +47,17 @@ def infer_task(target: pd.Series) -> str:
         if not _all_numbers(values):
             return "classification"
         values = pd.to_numeric(values)
-    whole = bool((values % 1 == 0).all())
-    few = values.nunique() <= 20 and values.nunique() < 0.05 * len(values)
-    return "classification" if whole and few else "regression"
+    return "classification" if few_codes(values) else "regression"
+
+
+def few_codes(values: pd.Series) -> bool:
+    """Whole numbers with few distinct values, each repeated: codes or ratings, not amounts."""
+    if not bool((values % 1 == 0).all()):
+        return False
+    counts = values.value_counts()
+    if len(counts) <= MANY_ROWS_CODES and len(counts) < MANY_ROWS_SHARE * len(values):
+        return True
+    return len(counts) <= FEW_CODES and int(counts.min()) >= 2
 
 
 def id_like_name(name: object) -> bool:

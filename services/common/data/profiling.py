@@ -12,6 +12,7 @@ from services.common.data.kinds import (
     IDENTIFIER,
     TEXT,
     USABLE_KINDS,
+    few_codes,
     infer_kind,
     infer_task,
 )
@@ -89,6 +90,8 @@ def profile_dataset(df: pd.DataFrame, target: str | None) -> DatasetProfile:
     profile = DatasetProfile(len(df), columns, target, task, GREEN)
     leaks = _mark_leaks(df, profile)
     notes = [(GREEN, _headline(profile, y.nunique()))]
+    notes += [(YELLOW, note) for note in df.attrs.get("notes", [])]  # how the file was read
+    notes += _coded_target_notes(y, target, task)
     notes += _row_notes(len(df), len(y), target)
     notes += _leak_notes(leaks)
     notes += _column_notes(profile, len(y))
@@ -156,6 +159,24 @@ def _headline(profile: DatasetProfile, distinct: int) -> str:
         values = f"{distinct} possible values"
         return f"We'll learn to predict '{profile.target}' ({values}) from {columns}."
     return f"We'll learn to predict the number '{profile.target}' from {columns}."
+
+
+def _coded_target_notes(y: pd.Series, target: str, task: str) -> list[tuple[str, str]]:
+    """Say so when whole numbers are taken as categories: a user may have meant amounts."""
+    numbers = pd.to_numeric(y, errors="coerce") if not pd.api.types.is_bool_dtype(y) else None
+    if task != "classification" or numbers is None or numbers.isna().any() or y.nunique() < 3:
+        return []
+    if not few_codes(numbers):
+        return []
+    shown = [str(int(v)) for v in sorted(numbers.unique())]
+    values = f"from {shown[0]} to {shown[-1]}" if len(shown) > 5 else _names(shown).replace("'", "")
+    return [
+        (
+            GREEN,
+            f"'{target}' holds only a few whole numbers ({values}), so we'll treat them as "
+            "categories and predict which one applies, rather than an amount.",
+        )
+    ]
 
 
 def _row_notes(rows: int, labelled: int, target: str) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common.data.names import display_name
 from services.common.data.profiling import profile_dataset
 from services.common.data.reading import read_csv
 from services.common.errors import Conflict, NotFound
@@ -22,14 +23,16 @@ from services.gateway.domain.facts import DatasetDeleted, DatasetUploaded
 def register(
     session: Session, store: FileStore, upload: Path, filename: str, target: str | None
 ) -> DatasetRow:
-    """Read and profile an uploaded file; keep it only if it can be used. Raises BadInput."""
+    """Read and profile an uploaded file; keep it only if it can be used. Raises BadInput.
+
+    Reading parses the whole file: call it on a worker thread (UnitOfWork.run does)."""
     frame = read_csv(upload)
     profile = profile_dataset(frame, target or None)
     dataset_id = new_id()
     relative = dataset_path(dataset_id)
     row = DatasetRow(
         id=dataset_id,
-        name=Path(filename).name[:255] or "data.csv",
+        name=display_name(filename),
         path=relative,
         size_bytes=upload.stat().st_size,
         rows=profile.rows,
