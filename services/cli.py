@@ -20,9 +20,12 @@ from typing import Any
 
 import httpx
 import uvicorn
+from starlette.types import ASGIApp
 
 from services.common.bus import Bus, create_bus
+from services.common.http_server import http_protocol
 from services.common.lifecycle import Lifecycle, Service
+from services.common.limits import BodyLimits, LimitBodies
 from services.common.logs import configure_logging
 from services.common.settings import Settings, load_settings
 from services.common.storage import FileStore, load_secret
@@ -53,7 +56,11 @@ def build(command: str, **overrides: Any) -> tuple[Bus, list[Service]]:
     gateway_settings = load_settings(GatewaySettings, **overrides)
     metrics_settings = load_settings(MetricsSettings, **overrides)
     trainer_settings = load_settings(TrainerSettings, **overrides)
-    bus = create_bus(settings.broker_url, namespace=settings.bus_namespace)
+    bus = create_bus(
+        settings.broker_url,
+        namespace=settings.bus_namespace,
+        retry_window_s=settings.retry_window_s,
+    )
     secret = load_secret(settings.data_dir, settings.secret_key)
     store = FileStore(settings.data_dir, secret)
     if command == "all":
@@ -84,15 +91,7 @@ async def serve(command: str, settings: Settings) -> None:
     everything = Lifecycle(command, *components, stop_timeout_s=30)
     try:
         await everything.start()
-        config = uvicorn.Config(
-            components[0].app,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            lifespan="off",
-            ws_ping_interval=None,
-            timeout_graceful_shutdown=5,
-        )
+        config = server_config(command, components[0].app, settings)
         where = f"http://{settings.host}:{settings.port}"
         log.info(
             "%s is ready: open %s in your browser"
@@ -105,6 +104,31 @@ async def serve(command: str, settings: Settings) -> None:
     finally:
         await everything.stop()
         await bus.close()
+
+
+def server_config(command: str, app: ASGIApp, settings: Settings) -> uvicorn.Config:
+    """How a service's HTTP server treats its clients, all in one place: bodies limited in size
+    and time (services/common/limits.py), request heads timed (uvicorn has no such option:
+    services/common/http_server.py), idle keep-alive connections closed after 5 s, header
+    sizes and connections bounded (past max_connections uvicorn answers 503 at once)."""
+    max_json_kb = settings.predictor_max_json_kb if command == "predictor" else settings.max_json_kb
+    limits = BodyLimits(
+        max_bytes=max_json_kb * 1024,
+        timeout_s=settings.body_timeout_s,
+        min_bytes_per_s=settings.body_min_kb_per_s * 1024,
+    )
+    return uvicorn.Config(
+        LimitBodies(app, limits),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        lifespan="off",
+        ws_ping_interval=None,
+        timeout_graceful_shutdown=5,
+        http=http_protocol(settings.head_timeout_s, max_head_bytes=64 * 1024),
+        timeout_keep_alive=5,
+        limit_concurrency=settings.max_connections,
+    )
 
 
 def migrate_only() -> None:

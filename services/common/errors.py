@@ -7,6 +7,8 @@ from __future__ import annotations
 class AppError(Exception):
     status = 400
     code = "bad_request"
+    headers: dict[str, str] | None = None
+    """Response headers the error carries (e.g. `Retry-After` on a 503)."""
 
     def __init__(self, detail: str, code: str | None = None, status: int | None = None):
         super().__init__(detail)

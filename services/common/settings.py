@@ -31,12 +31,31 @@ class Settings(BaseSettings):
     """Prefix of the exchange and queue names, so several installations can share one broker."""
     heartbeat_interval_s: float = Field(5.0, gt=0)
     """How often each service announces it is alive."""
+    retry_window_s: float = Field(600.0, gt=0)
+    """How long an event whose handler needs something that is away (the database, the broker)
+    is retried, with backoff, before it is dead-lettered (and can be replayed)."""
     secret_key: str = ""
     """Key that signs model files; empty means one generated once inside data_dir."""
     log_level: str = "INFO"
     """Python logging level."""
     log_json: bool = True
     """Structured JSON logs (true) or plain text (false)."""
+    max_json_kb: int = Field(1024, ge=1)
+    """Largest JSON (any non-file) request body a service reads, in KiB; larger ones get 413."""
+    predictor_max_json_kb: int = Field(10240, ge=1)
+    """The same for the predictor, whose /predict takes many rows at once."""
+    body_timeout_s: float = Field(30.0, gt=0)
+    """Time a request body may take to arrive (plus a second per body_min_kb_per_s KiB): 408."""
+    body_min_kb_per_s: int = Field(64, ge=1)
+    """Slowest honest upload speed, in KiB/s: bodies arriving slower are cut at body_timeout_s."""
+    head_timeout_s: float = Field(10.0, gt=0)
+    """Time a connection may take to send a request's first line and headers before it is closed."""
+    max_connections: int = Field(1000, ge=1)
+    """Open connections plus requests under way a service takes before answering 503 at once."""
+    predict_concurrency: int = Field(4, ge=1)
+    """Predictions one predictor computes at the same time."""
+    predict_queue: int = Field(32, ge=0)
+    """Predictions that may wait for a turn; past them the predictor answers 503 `busy` at once."""
 
     @field_validator("broker_url")
     @classmethod

@@ -39,8 +39,10 @@ _STATUS_CODES = {
 }
 
 
-def error_response(status: int, detail: str, code: str) -> JSONResponse:
-    return JSONResponse({"detail": detail, "code": code}, status_code=status)
+def error_response(
+    status: int, detail: str, code: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -62,7 +64,8 @@ def install_common(app: FastAPI, service: str) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return error_response(exc.status, exc.detail, exc.code)
+        # An error may carry headers of its own, e.g. `busy` its Retry-After.
+        return error_response(exc.status, exc.detail, exc.code, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -105,20 +108,20 @@ class ServiceHealth(BaseModel):
 
 
 class Connection(Protocol):
-    """What a health check needs to know of the bus: whether it is connected."""
+    """What a health check needs of the bus: a round trip to the broker."""
 
-    @property
-    def connected(self) -> bool: ...
+    async def ping(self) -> bool: ...
 
 
 def connection_health(
     connection: Connection, details: Callable[[], Mapping[str, object]] = dict
 ) -> Callable[[], Awaitable[ServiceHealth]]:
-    """The health of a service that works through the bus: "ok" while connected, "degraded"
-    while not (it still answers HTTP, so never "down"), with its `details` beside."""
+    """The health of a service that works through the bus: "ok" while the broker answers a
+    ping, "degraded" while not (it still answers HTTP, so never "down"), with its `details`."""
 
     async def health() -> ServiceHealth:
-        return ServiceHealth(status="ok" if connection.connected else "degraded", **details())
+        up = await connection.ping()
+        return ServiceHealth(status="ok" if up else "degraded", **details())
 
     return health
 

@@ -36,6 +36,16 @@ class GatewaySettings(Settings):
     """Who gets the emails, comma separated; empty switches email off."""
     cleanup_interval_s: float = Field(3600.0, gt=0)
     """How often old data is cleaned up, when the saved settings ask for it."""
+    reconcile_interval_s: float = Field(30.0, gt=0)
+    """How often the gateway looks for training outcomes that never arrived and repairs them."""
+    reconcile_lookback_days: float = Field(7.0, gt=0)
+    """How far back (by creation) jobs without a model are checked for a finished model file."""
+    predictor_timeout_s: float = Field(120.0, gt=0)
+    """Longest a prediction may take, tries on other predictor replicas included."""
+    predictor_attempts: int = Field(3, ge=1, le=10)
+    """Predictor replicas one prediction may try (MLOPS_PREDICTOR_URL may list several)."""
+    predictor_cooldown_s: float = Field(5.0, ge=0)
+    """How long a predictor replica that could not be reached is tried only as a last resort."""
 
     @property
     def resolved_database_url(self) -> str:

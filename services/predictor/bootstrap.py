@@ -10,6 +10,7 @@ from services.common.lifecycle import Lifecycle, Step
 from services.common.settings import Settings
 from services.common.storage import FileStore
 from services.common.web import connection_health, service_app
+from services.predictor.admission import Admission
 from services.predictor.http import routes
 from services.predictor.registry import ModelRegistry
 
@@ -19,7 +20,8 @@ class PredictorService(Lifecycle):
         self.registry = ModelRegistry(store)
         heartbeat = Heartbeat(bus, "predictor", settings.heartbeat_interval_s, self.details)
         self.app = service_app("predictor", connection_health(bus, self.details))
-        self.app.include_router(routes(self.registry))
+        admission = Admission(settings.predict_concurrency, settings.predict_queue)
+        self.app.include_router(routes(self.registry, admission))
         super().__init__(
             "predictor",
             Step("models", self.registry.restore, self.registry.unload_all),

@@ -2,6 +2,7 @@
 
 `POST /predict` answers the same body as the gateway's `POST /api/predict` (shared/API.md);
 errors are raised as AppError and turned into JSON once, by the app's common handlers.
+Predictions go through `Admission`: beyond a bounded queue they are refused with 503 `busy`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 
 from services.common.model_report import ModelSignature
 from services.common.prediction import PredictRequest, PredictResponse
+from services.predictor.admission import Admission
 from services.predictor.registry import ModelRegistry
 
 PREDICTIONS = Counter("mlops_predictions_total", "Rows predicted", ["kind"])
@@ -32,22 +34,27 @@ class ModelStatus(BaseModel):
     """None while the model is not ready."""
 
 
-def routes(registry: ModelRegistry) -> APIRouter:
+def routes(registry: ModelRegistry, admission: Admission | None = None) -> APIRouter:
+    """The predictor's routes; `admission` bounds the predictions under way (default: 4
+    running and 32 waiting, the settings' defaults)."""
+    gate = admission or Admission()
     router = APIRouter()
 
     @router.post("/predict")
     async def predict(request: PredictRequest) -> PredictResponse:
         started = time.perf_counter()
-        runtime = await registry.get(request.model_id)
-        answer = await runtime.predict(request)
+        async with gate.turn():
+            runtime = await registry.get(request.model_id)
+            answer = await runtime.predict(request)
         _measure("rows", len(answer.predictions), started)
         return answer
 
     @router.post("/predict/csv")
     async def predict_csv(file: UploadFile = File(...), model_id: str | None = None) -> Response:
         started = time.perf_counter()
-        content = await file.read()
-        scored = await (await registry.get(model_id)).predict_csv(content)
+        async with gate.turn():
+            content = await file.read()
+            scored = await (await registry.get(model_id)).predict_csv(content)
         _measure("csv", 1, started)
         return Response(scored, media_type="text/csv")
 
