@@ -8,6 +8,7 @@ import inspect
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,14 +18,17 @@ import numpy as np
 import pandas as pd
 
 from services.cli import build
+from services.common.bus import MemoryBus
 from services.common.events import (
-    TRAINING_QUEUE,
+    WORK_QUEUES,
     MetricsSampled,
     TrainingRequested,
     TrainingSucceeded,
 )
 from services.common.model_report import ModelReport
-from services.gateway.entrypoints.consumers import RECORDS_QUEUE
+from services.common.storage import FileStore
+from services.gateway.entrypoints.service import create
+from services.gateway.settings import GatewaySettings
 
 
 async def eventually(probe: Callable[[], Any], within: float = 60, every: float = 0.05) -> Any:
@@ -172,7 +176,7 @@ async def delete_bus_namespace(amqp_url: str, namespace: str) -> None:
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
-        for queue in (TRAINING_QUEUE, RECORDS_QUEUE):
+        for queue in WORK_QUEUES:
             for name in (f"{namespace}.{queue}", f"{namespace}.{queue}.dead"):
                 await channel.queue_delete(name)
         for exchange in (f"{namespace}.events", f"{namespace}.events.dead"):
@@ -225,3 +229,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def gateway_alone(
+    data_dir: Path, predictor: httpx.AsyncClient | None = None, **settings: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    """The gateway on the in-process bus with no trainer (the test plays the trainer), and a
+    client for its API; `predictor` stands in for the predictor service."""
+    config = GatewaySettings(data_dir=data_dir, database_url="", broker_url="memory://", **settings)
+    bus = MemoryBus()
+    await bus.start()
+    service = create(config, bus, FileStore(data_dir, b"k" * 32), predictor)
+    await service.start()
+    try:
+        transport = httpx.ASGITransport(app=service.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield client, service
+    finally:
+        await service.stop()
+        await bus.close()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 from services.common.bus import Bus
+from services.common.events import TRAINING_QUEUE, TrainingRequested
 from services.common.storage import FileStore
 from services.gateway.adapters.database import Database, make_engine
 from services.gateway.adapters.live import LiveHub
@@ -22,6 +23,7 @@ from services.gateway.domain.schemas import Health
 from services.gateway.domain.status import HealthBoard, MachineReadings
 from services.gateway.handlers import notifications
 from services.gateway.handlers.announce import Announcer
+from services.gateway.handlers.models import SwitchedOn
 from services.gateway.handlers.system import check_health
 from services.gateway.settings import GatewaySettings
 
@@ -45,9 +47,16 @@ class Gateway:
     readings: MachineReadings
     emails: EmailSender
     predictor: PredictorClient
+    switched_on: SwitchedOn
+    """The models this replica last saw switched on (predictions while the database is away)."""
 
     async def health(self) -> Health:
         return await check_health(self.db, self.bus, self.store, self.board)
+
+
+async def declare_jobs_queue(bus: Bus) -> None:
+    """Jobs must wait in the queue even when no trainer is running yet."""
+    await bus.declare_work_queue(TRAINING_QUEUE, TrainingRequested)
 
 
 def bootstrap(
@@ -60,14 +69,13 @@ def bootstrap(
     in-process (mlops all) instead of over the network."""
     db = Database(make_engine(settings.resolved_database_url))
     hub = LiveHub()
-    relay = OutboxRelay(db, bus)
+    relay = OutboxRelay(db, bus, declare_queues=lambda: declare_jobs_queue(bus))
     news = LiveNews(bus, hub)
     announcer = Announcer(db, news)
 
     async def sent(notice: Notice, failure: str | None) -> None:
         await announcer.tell([notifications.attempted(notice, failure)])
 
-    http = predictor_http or httpx.AsyncClient(base_url=settings.predictor_url)
     return Gateway(
         settings=settings,
         bus=bus,
@@ -80,5 +88,6 @@ def bootstrap(
         board=HealthBoard(settings.heartbeat_interval_s),
         readings=MachineReadings(),
         emails=EmailSender(Mailer(settings), settings.smtp_timeout_s, sent),
-        predictor=PredictorClient(http),
+        predictor=PredictorClient.of(settings, predictor_http),
+        switched_on=SwitchedOn(),
     )

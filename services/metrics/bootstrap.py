@@ -10,7 +10,7 @@ from prometheus_client import Gauge
 
 from services.common.background import Repeating
 from services.common.bus import Bus, BusUnavailable
-from services.common.events import TRAINING_QUEUE, MetricsSampled
+from services.common.events import TRAINING_QUEUE, WORK_QUEUES, MetricsSampled
 from services.common.heartbeat import Heartbeat
 from services.common.lifecycle import Lifecycle, Step
 from services.common.web import connection_health, service_app
@@ -22,6 +22,7 @@ CPU = Gauge("mlops_machine_cpu_percent", "CPU use of the machine")
 MEMORY = Gauge("mlops_machine_memory_percent", "Memory use of the machine")
 DISK = Gauge("mlops_machine_disk_percent", "Disk use of the data folder's disk")
 QUEUE = Gauge("mlops_queue_depth", "Messages waiting in a work queue", ["queue"])
+DEAD = Gauge("mlops_dead_letters", "Messages a work queue gave up on and keeps", ["queue"])
 
 
 class MetricsService(Lifecycle):
@@ -52,12 +53,16 @@ class MetricsService(Lifecycle):
     async def sample_once(self) -> MetricsSampled:
         depth = await self.bus.queue_depth(TRAINING_QUEUE)
         queues = {TRAINING_QUEUE: depth} if depth is not None else {}
-        event = await asyncio.to_thread(sample, self.settings.data_dir, queues)
+        dead = {q: await self.bus.dead_letter_count(q) for q in WORK_QUEUES}
+        known = {q: n for q, n in dead.items() if n is not None}
+        event = await asyncio.to_thread(sample, self.settings.data_dir, queues, known)
         CPU.set(event.cpu_percent)
         MEMORY.set(event.memory_percent)
         DISK.set(event.disk_percent)
         for name, value in queues.items():
             QUEUE.labels(name).set(value)
+        for name, value in known.items():
+            DEAD.labels(name).set(value)
         self.latest = event
         return event
 

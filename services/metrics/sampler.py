@@ -10,7 +10,9 @@ import psutil
 from services.common.events import MetricsSampled
 
 
-def sample(data_dir: Path, queue_depth: dict[str, int]) -> MetricsSampled:
+def sample(
+    data_dir: Path, queue_depth: dict[str, int], dead_letters: dict[str, int]
+) -> MetricsSampled:
     memory = psutil.virtual_memory()
     disk = psutil.disk_usage(str(data_dir))
     return MetricsSampled(
@@ -22,4 +24,5 @@ def sample(data_dir: Path, queue_depth: dict[str, int]) -> MetricsSampled:
         disk_percent=disk.percent,
         disk_free_gb=round(disk.free / 2**30, 2),
         queue_depth=queue_depth,
+        dead_letters=dead_letters,
     )

@@ -100,6 +100,8 @@ def test_monitoring_draws_live_charts_and_architecture_lights_up(page: Page) -> 
     expect(page.locator(".arch-list")).to_contain_text("Trainer: Working, 1 running.")
     expect(page.locator(".arch-edge-lit[data-edge='readings']")).to_be_attached()
     expect(page.locator(".arch-latest")).to_contain_text("readings service measured")
+    dead = page.get_by_role("region", name="Messages that could not be handled")
+    expect(dead).to_contain_text("None: every message was handled.")
     plain(page, "architecture")
     screenshot(page, "pages-architecture")
 

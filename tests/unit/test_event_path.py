@@ -5,8 +5,7 @@ database to catch up with a race."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +16,14 @@ from sqlalchemy.orm import Session
 
 from services.common.bus import MemoryBus
 from services.common.events import DashboardChanged, TrainingProgressed, TrainingStarted
-from services.common.storage import FileStore
 from services.gateway.adapters.database import Database, make_engine, migrate
 from services.gateway.adapters.live import LiveHub
 from services.gateway.adapters.live_news import LiveNews
 from services.gateway.adapters.orm import ActivityRow
 from services.gateway.adapters.unit_of_work import UnitOfWork, collect
 from services.gateway.domain.facts import DatasetUploaded, Fact
-from services.gateway.entrypoints.service import GatewayService, create
 from services.gateway.handlers.announce import Announcer
-from services.gateway.settings import GatewaySettings
-from tests.support import churn_csv, eventually
+from tests.support import churn_csv, eventually, gateway_alone
 
 
 class Seen:
@@ -53,23 +49,6 @@ def db(tmp_path: Path) -> Iterator[Database]:
     migrate(engine)
     yield Database(engine)
     engine.dispose()
-
-
-@contextlib.asynccontextmanager
-async def gateway_alone(data_dir: Path) -> AsyncIterator[tuple[httpx.AsyncClient, GatewayService]]:
-    """The gateway on the in-process bus with no trainer: the test plays the trainer."""
-    settings = GatewaySettings(data_dir=data_dir, database_url="", broker_url="memory://")
-    bus = MemoryBus()
-    await bus.start()
-    service = create(settings, bus, FileStore(data_dir, b"k" * 32))
-    await service.start()
-    try:
-        transport = httpx.ASGITransport(app=service.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield client, service
-    finally:
-        await service.stop()
-        await bus.close()
 
 
 async def upload(api: httpx.AsyncClient) -> dict[str, Any]:

@@ -6,11 +6,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from services.common.events import TrainingProgressed, TrainingStarted
+from services.common.events import (
+    TrainingProgressed,
+    TrainingRequested,
+    TrainingStarted,
+    parse_event,
+)
 from services.common.storage import FileStore
 from services.gateway.adapters.database import Database, make_engine, migrate
-from services.gateway.adapters.orm import JobRow, ModelRow, utcnow
+from services.gateway.adapters.orm import DatasetRow, JobRow, ModelRow, OutboxRow, utcnow
 from services.gateway.domain.schemas import Job
 from services.gateway.handlers import jobs
 from tests.support import training_succeeded
@@ -66,7 +72,22 @@ def test_a_redelivered_success_records_one_model(db: Database, tmp_path: Path) -
         assert s.query(ModelRow).count() == 1 and jobs.get(s, "j").status == "succeeded"
 
 
-def test_orphaned_running_jobs_wait_again_or_fail(db: Database) -> None:
+def test_orphaned_running_jobs_are_asked_for_again_or_fail(db: Database) -> None:
+    with db.unit_of_work() as s:
+        s.add(
+            DatasetRow(
+                id="d",
+                name="d.csv",
+                path="datasets/d.csv",
+                size_bytes=1,
+                rows=10,
+                columns=[],
+                target="t",
+                task="classification",
+                light="green",
+                messages=[],
+            )
+        )
     add_job(db, "orphan", "running", attempts=1)
     add_job(db, "hopeless", "running", attempts=5)
     add_job(db, "claimed", "running", attempts=1)
@@ -76,6 +97,14 @@ def test_orphaned_running_jobs_wait_again_or_fail(db: Database) -> None:
         assert sorted(j.id for j in changed) == ["hopeless", "orphan"]
     with db.unit_of_work() as s:
         assert jobs.get(s, "orphan").status == "queued"
+        # Its trainer acked the job's message when it started: the request goes out again.
+        [again] = [parse_event(row.message) for row in s.scalars(select(OutboxRow))]
+        assert isinstance(again, TrainingRequested)
+        assert (again.job_id, again.model_id, again.dataset_path) == (
+            "orphan",
+            "m-orphan",
+            "datasets/d.csv",
+        )
         assert (
             jobs.get(s, "hopeless").status == "failed" and "memory" in jobs.get(s, "hopeless").error
         )

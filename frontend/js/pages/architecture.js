@@ -4,6 +4,7 @@
 
 import { el, api, healthLight } from '../core.js';
 import * as live from '../live.js';
+import { deadLetterCard } from './dead_letters.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const FLASH_MS = 1400;
@@ -54,7 +55,7 @@ const FLOW_WORDS = {
 const state = {
   svg: null, edges: {}, states: {}, counts: {}, subs: {}, list: null, latest: null, timers: {},
   health: null, gatewayUp: null, connection: live.status().status, instances: {}, setup: null,
-  unsubscribe: [], timer: null, latestAt: null, latestKind: null,
+  unsubscribe: [], timer: null, latestAt: null, latestKind: null, dead: null,
 };
 
 const reducedMotion = () => window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
@@ -270,6 +271,7 @@ function onStatus({ status }) {
 function refresh() {
   readHealth();
   readSystem();
+  if (state.dead) state.dead.refresh();
 }
 
 // ------------------------------------------------------------------ page
@@ -311,7 +313,8 @@ export default {
     state.here = el('p', 'intro');
     explain.append(state.here);
     card.append(title, scroller, state.latest, listTitle, state.list);
-    body.append(intro, card, explain);
+    state.dead = deadLetterCard();
+    body.append(intro, card, state.dead.card, explain);
     render();
     renderLatest();
   },
@@ -333,7 +336,10 @@ export default {
     state.timer = setInterval(() => {
       renderLatest();
       ticks += 1;
-      if (ticks % (COUNTS_EVERY_MS / TICK_MS) === 0 && !document.hidden) readSystem();
+      if (ticks % (COUNTS_EVERY_MS / TICK_MS) === 0 && !document.hidden) {
+        readSystem();
+        state.dead.refresh();
+      }
     }, TICK_MS);
     refresh();
   },

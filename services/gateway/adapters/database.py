@@ -34,7 +34,32 @@ def make_engine(url: str) -> sa.Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=10,
+        # A database that has gone silent (a partition, not a refusal) must fail a call within
+        # seconds, not hang it for the kernel's TCP timeout: bounded connecting, and
+        # unacknowledged sends give up after tcp_user_timeout.
+        connect_args={
+            "connect_timeout": 5,
+            "tcp_user_timeout": 10_000,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 2,
+        },
+    )
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The database could not be reached or went away mid-call (worth retrying), as opposed
+    to a statement it refused (a bug or a conflict, not worth retrying)."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:

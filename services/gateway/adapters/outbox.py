@@ -5,13 +5,16 @@ loses a job."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from services.common.background import Repeating
-from services.common.bus import Bus, BusUnavailable
+from services.common.bus import Bus, BusUnavailable, Unroutable
 from services.common.events import Event, new_id, parse_event
 from services.gateway.adapters.database import Database
 from services.gateway.adapters.orm import OutboxRow, utcnow
@@ -25,8 +28,19 @@ def enqueue(session: Session, event: Event) -> None:
 
 
 class OutboxRelay:
-    def __init__(self, db: Database, bus: Bus, interval_s: float = 2.0, batch: int = 100):
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        interval_s: float = 2.0,
+        batch: int = 100,
+        declare_queues: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    ):
+        """`declare_queues` makes the work queues this gateway publishes to exist again, when
+        one went missing (deleted by hand, a broker that lost its definitions)."""
         self._db, self._bus, self._batch = db, bus, batch
+        self._declare_queues = declare_queues
+        self._flushing = asyncio.Lock()
         self._repeating = Repeating("outbox-relay", self.flush, interval_s)
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -43,7 +57,8 @@ class OutboxRelay:
             self._loop.call_soon_threadsafe(self._repeating.wake)
 
     async def flush(self) -> int:
-        return await asyncio.to_thread(self.flush_blocking)
+        async with self._flushing:  # one flush at a time: two would send the same rows
+            return await asyncio.to_thread(self.flush_blocking)
 
     def flush_blocking(self) -> int:
         """Publish pending events in order (runs in a worker thread)."""
@@ -92,6 +107,14 @@ class OutboxRelay:
         publish = self._bus.publish(parse_event(row.message))
         try:
             asyncio.run_coroutine_threadsafe(publish, self._loop).result(timeout=30)
+        except Unroutable as exc:
+            # Kept in the outbox (not dropped by the broker); declared again, it goes next time.
+            log.warning("outbox: %s; declaring the work queues again", exc)
+            if self._declare_queues is not None:
+                declare = self._declare_queues()
+                with contextlib.suppress(BusUnavailable, TimeoutError):
+                    asyncio.run_coroutine_threadsafe(declare, self._loop).result(timeout=30)
+            return False
         except (BusUnavailable, TimeoutError) as exc:
             log.warning("outbox: broker unavailable, will retry: %s", exc)
             return False

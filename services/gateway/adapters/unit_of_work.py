@@ -15,12 +15,14 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from services.gateway.adapters.database import Database
+from services.common.errors import Unavailable
+from services.gateway.adapters.database import Database, is_outage
 from services.gateway.domain.facts import Fact
 
 T = TypeVar("T")
 AfterCommit = Callable[[Sequence[Fact]], Awaitable[None]]
 _FACTS = "facts"
+DATABASE_AWAY = "The database is not answering right now. Please try again in a moment."
 
 
 def collect(session: Session, *facts: Fact) -> None:
@@ -41,7 +43,12 @@ class UnitOfWork:
                 facts: list[Fact] = session.info.pop(_FACTS, [])
             return result, facts
 
-        result, facts = await asyncio.to_thread(blocking)
+        try:
+            result, facts = await asyncio.to_thread(blocking)
+        except Exception as exc:
+            if is_outage(exc):  # a 503 for a request, a retry for an event (bus triage)
+                raise Unavailable(DATABASE_AWAY, code="database_unavailable") from exc
+            raise
         self._wake_outbox()
         if facts:
             await self._after_commit(facts)

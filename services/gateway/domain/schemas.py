@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.algorithms import CHOICES
+from services.common.bus.dead_letters import DeadLetter
 from services.common.model_report import Light, ModelReport, Task
 from services.common.prediction import PredictRequest, PredictResponse, Unusual
 from services.gateway.domain.status import Overall, State
@@ -147,3 +148,27 @@ class ActivityList(BaseModel):
 class Health(BaseModel):
     status: Overall
     components: dict[str, State]
+
+
+class DeadLetterQueue(BaseModel):
+    """One work queue's dead letters: how many it keeps, and the first of them."""
+
+    queue: str
+    count: int
+    items: list[DeadLetter]
+
+
+class DeadLetterList(BaseModel):
+    queues: list[DeadLetterQueue]
+
+
+class DeadLetterChoice(BaseModel):
+    """Which dead letters to replay or discard: those with these ids, or all when left out."""
+
+    ids: list[str] | None = Field(None, max_length=1000)
+
+
+class DeadLettersSettled(BaseModel):
+    queue: str
+    action: Literal["replayed", "discarded"]
+    count: int

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.common.bus import Bus
 from services.common.events import (
+    RECORDS_QUEUE,
     DashboardChanged,
     MetricsSampled,
     ServiceHeartbeat,
@@ -30,7 +31,6 @@ from services.gateway.domain.status import HealthBoard, MachineReadings
 from services.gateway.handlers import jobs, notifications
 from services.gateway.settings import GatewaySettings
 
-RECORDS_QUEUE = "gateway.records"
 TrainingUpdate = (
     TrainingStarted | TrainingProgressed | TrainingSucceeded | TrainingFailed | TrainingCancelled
 )

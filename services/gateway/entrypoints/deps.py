@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
 from services.common.background import Repeating
+from services.common.bus import Bus
 from services.common.errors import AppError, BadInput
 from services.common.storage import FileStore
 from services.gateway.adapters.live import LiveHub
@@ -19,6 +20,7 @@ from services.gateway.adapters.uploads import TooLarge, Upload, looks_like_csv, 
 from services.gateway.bootstrap import Gateway
 from services.gateway.domain.schemas import Health
 from services.gateway.domain.status import HealthBoard, MachineReadings
+from services.gateway.handlers.models import SwitchedOn
 from services.gateway.settings import GatewaySettings
 
 T = TypeVar("T")
@@ -65,7 +67,9 @@ async def _health(connection: HTTPConnection) -> Health:
 
 
 # What a route may ask for, each exactly what it uses (full-stack-fastapi-template's SessionDep).
+BusDep = Annotated[Bus, Depends(_part(lambda g: g.bus))]
 UowDep = Annotated[UnitOfWork, Depends(_part(lambda g: g.uow))]
+SwitchedOnDep = Annotated[SwitchedOn, Depends(_part(lambda g: g.switched_on))]
 """A unit of work: `await uow.run(lambda session: handler(session, ...))`."""
 StoreDep = Annotated[FileStore, Depends(_part(lambda g: g.store))]
 SettingsDep = Annotated[GatewaySettings, Depends(_part(lambda g: g.settings))]

@@ -12,7 +12,14 @@ from fastapi.staticfiles import StaticFiles
 from services.common.background import Repeating
 from services.common.web import error_response, service_app
 from services.gateway.bootstrap import Gateway
-from services.gateway.entrypoints import datasets, jobs, models, samples, system
+from services.gateway.entrypoints import (
+    datasets,
+    dead_letters,
+    jobs,
+    models,
+    samples,
+    system,
+)
 
 # The charts on the Monitoring page use the plotly.js shipped inside the `plotly` package, so the
 # dashboard needs neither a CDN nor a copy of third-party JavaScript in the repository.
@@ -42,7 +49,7 @@ def build_app(gateway: Gateway, cleaner: Repeating, frontend: Path) -> FastAPI:
         redoc_url="/redoc",
     )
     app.state.gateway, app.state.cleaner = gateway, cleaner
-    for routes in (datasets, jobs, models, samples, system):
+    for routes in (datasets, jobs, models, samples, system, dead_letters):
         app.include_router(routes.router)
 
     @app.get("/vendor/plotly.min.js", include_in_schema=False)

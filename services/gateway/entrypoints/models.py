@@ -8,7 +8,9 @@ from pathlib import Path
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
-from services.common.errors import AppError
+from services.common.errors import AppError, Conflict, Unavailable
+from services.common.http_names import attachment
+from services.gateway.adapters.unit_of_work import UnitOfWork
 from services.gateway.domain.schemas import (
     Deployment,
     Model,
@@ -21,10 +23,12 @@ from services.gateway.entrypoints.deps import (
     PredictorDep,
     SettingsDep,
     StoreDep,
+    SwitchedOnDep,
     UowDep,
     receive_csv,
 )
 from services.gateway.handlers import models
+from services.gateway.handlers.models import SwitchedOn
 
 router = APIRouter()
 
@@ -40,8 +44,25 @@ async def get_model(model_id: str, uow: UowDep) -> Model:
 
 
 @router.post("/api/models/{model_id}/deploy", response_model=Deployment)
-async def deploy_model(model_id: str, uow: UowDep, store: StoreDep) -> Deployment:
-    return await uow.run(lambda s: models.deploy(s, store, model_id))
+async def deploy_model(
+    model_id: str, uow: UowDep, store: StoreDep, predictor: PredictorDep, switched_on: SwitchedOnDep
+) -> Deployment:
+    """200 only once a predictor has loaded the model: one that cannot be loaded is refused
+    (409) and the model switched on before keeps answering."""
+    await uow.run(lambda s: models.check_deployable(s, store, model_id))
+    try:
+        await predictor.load(model_id)
+    except AppError as exc:
+        if exc.status >= 500:
+            raise  # the predictor is away: try again later
+        raise Conflict(
+            f"This model could not be switched on: {exc.detail} "
+            "The model that was switched on before keeps answering.",
+            code="model_not_loadable",
+        ) from exc
+    deployment = await uow.run(lambda s: models.deploy(s, store, model_id))
+    switched_on.saw(model_id)
+    return deployment
 
 
 @router.get("/api/models/{model_id}/download", response_class=FileResponse)
@@ -50,15 +71,32 @@ async def download_model(model_id: str, uow: UowDep, store: StoreDep) -> FileRes
     path = store.path(row.path)
     if not path.exists():
         raise AppError("This model's file is missing.", code="model_file_missing", status=404)
-    return FileResponse(
-        path, media_type="application/octet-stream", filename=f"model-{row.id}.joblib"
-    )
+    headers = {"Content-Disposition": attachment(f"model-{row.id}.joblib")}
+    return FileResponse(path, media_type="application/octet-stream", headers=headers)
+
+
+async def _model_for_prediction(
+    model_id: str | None, uow: UnitOfWork, switched_on: SwitchedOn
+) -> str | None:
+    """The model to predict with; while the database is away, the one this replica last saw
+    switched on (None: the predictor's default), so predictions go on."""
+    if switched_on.skip_database:
+        return switched_on.while_database_away(model_id)
+    try:
+        row = await uow.run(lambda s: models.resolve_for_prediction(s, model_id))
+    except Unavailable:
+        switched_on.database_away()
+        return switched_on.while_database_away(model_id)
+    switched_on.saw(row.id)
+    return row.id
 
 
 @router.post("/api/predict", response_model=PredictResponse)
-async def predict(body: PredictRequest, uow: UowDep, predictor: PredictorDep) -> PredictResponse:
-    row = await uow.run(lambda s: models.resolve_for_prediction(s, body.model_id))
-    return await predictor.predict(body.model_copy(update={"model_id": row.id}))
+async def predict(
+    body: PredictRequest, uow: UowDep, predictor: PredictorDep, switched_on: SwitchedOnDep
+) -> PredictResponse:
+    model_id = await _model_for_prediction(body.model_id, uow, switched_on)
+    return await predictor.predict(body.model_copy(update={"model_id": model_id}))
 
 
 @router.post(
@@ -73,15 +111,16 @@ async def predict_csv(
     store: StoreDep,
     settings: SettingsDep,
     predictor: PredictorDep,
+    switched_on: SwitchedOnDep,
     model_id: str | None = None,
 ) -> Response:
-    row = await uow.run(lambda s: models.resolve_for_prediction(s, model_id))
+    chosen = await _model_for_prediction(model_id, uow, switched_on)
     upload = await receive_csv(request, settings, store)
     try:
         content = await asyncio.to_thread(upload.path.read_bytes)
     finally:
         upload.path.unlink(missing_ok=True)
-    scored = await predictor.predict_csv(row.id, upload.filename, content)
+    scored = await predictor.predict_csv(chosen, upload.filename, content)
     stem = Path(upload.filename).stem or "data"
-    headers = {"Content-Disposition": f'attachment; filename="{stem}-predictions.csv"'}
+    headers = {"Content-Disposition": attachment(f"{stem}-predictions.csv")}
     return Response(scored, media_type="text/csv", headers=headers)

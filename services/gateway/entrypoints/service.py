@@ -9,14 +9,13 @@ from pathlib import Path
 import httpx
 
 from services.common.bus import Bus
-from services.common.events import TRAINING_QUEUE, TrainingRequested
 from services.common.lifecycle import Lifecycle, Step
 from services.common.storage import FileStore
 from services.gateway.adapters.database import migrate
-from services.gateway.bootstrap import Gateway, bootstrap
+from services.gateway.bootstrap import Gateway, bootstrap, declare_jobs_queue
 from services.gateway.entrypoints.consumers import LivePush, Recorder, subscribe
 from services.gateway.entrypoints.http import build_app
-from services.gateway.entrypoints.timers import Cleaner, JobWatchdog
+from services.gateway.entrypoints.timers import Cleaner, JobWatchdog, Reconciler
 from services.gateway.settings import GatewaySettings
 
 FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
@@ -29,6 +28,7 @@ class GatewayService(Lifecycle):
         self.recorder = Recorder(g.uow, g.store, g.settings, g.emails)
         self.live = LivePush(g.hub, g.board, g.readings, g.health)
         self.watchdog = JobWatchdog(g.uow, g.board, g.emails, g.settings, g.bus.max_deliveries)
+        self.reconciler = Reconciler(g.uow, g.store, g.bus, self.recorder, g.settings)
         self.cleaner = Cleaner(g.uow, g.store, g.settings)
         self.app = build_app(g, self.cleaner, FRONTEND)
         super().__init__(
@@ -39,6 +39,7 @@ class GatewayService(Lifecycle):
             g.relay,
             Step("emails", stop=g.emails.stop),
             self.watchdog,
+            self.reconciler,
             self.cleaner,
             Step("predictor client", stop=g.predictor.close),
         )
@@ -50,10 +51,8 @@ class GatewayService(Lifecycle):
         self.gateway.db.engine.dispose()
 
     async def _subscribe(self) -> None:
-        bus = self.gateway.bus
-        # Jobs must wait in the queue even when no trainer is running yet.
-        await bus.declare_work_queue(TRAINING_QUEUE, TrainingRequested)
-        await subscribe(bus, self.recorder, self.live)
+        await declare_jobs_queue(self.gateway.bus)
+        await subscribe(self.gateway.bus, self.recorder, self.live)
 
 
 def create(

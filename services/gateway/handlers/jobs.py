@@ -63,20 +63,24 @@ def create(session: Session, request: JobRequest, defaults: UserSettings) -> Job
         has_model=False,
     )
     session.add(job)
-    event = TrainingRequested(
+    enqueue(session, _request(job, dataset))
+    session.flush()
+    collect(session, JobQueued(Job.of(job), dataset.name))
+    return job
+
+
+def _request(job: JobRow, dataset: DatasetRow) -> TrainingRequested:
+    """The request a trainer takes: the same every time it is asked for (same model id)."""
+    return TrainingRequested(
         correlation_id=job.id,
         job_id=job.id,
         model_id=job.model_id,
         dataset_id=dataset.id,
         dataset_path=dataset.path,
-        target=target,
+        target=job.target,
         time_budget_s=job.time_budget_s,
         algorithm=job.algorithm,
     )
-    enqueue(session, event)
-    session.flush()
-    collect(session, JobQueued(Job.of(job), dataset.name))
-    return job
 
 
 def get(session: Session, job_id: str) -> JobRow:
@@ -195,18 +199,21 @@ def requeue_orphans(
     session: Session, claimed: set[str], quiet_since: datetime, max_attempts: int
 ) -> list[JobRow]:
     """Running jobs that no live trainer claims and that have been quiet: their trainer died.
-    The broker hands such a job to the next trainer, so show it as waiting again -- unless it
-    has already been tried `max_attempts` times, when the broker gives up on it too."""
+    A trainer acks a job's message once it starts, so the job is asked for again here (the
+    same request: same model id) and shows as waiting -- unless it has already been tried
+    `max_attempts` times, when it is given up on."""
     query = select(JobRow).where(JobRow.status == "running", JobRow.updated_at < quiet_since)
     changed = []
     for job in session.scalars(query.with_for_update(skip_locked=True)):
         if job.id in claimed:
             continue
-        if job.attempts >= max_attempts:
+        dataset = session.get(DatasetRow, job.dataset_id)
+        if job.attempts >= max_attempts or dataset is None:
             _finish(job, "failed", "Stopped", error=_KEEPS_STOPPING)
             collect(session, JobFailed(Job.of(job)))
         else:
             job.status, job.stage, job.eta_s = "queued", "Waiting for a free trainer", None
+            enqueue(session, _request(job, dataset))
             collect(session, JobChanged(Job.of(job)))
         changed.append(job)
     return changed
@@ -216,3 +223,15 @@ _KEEPS_STOPPING = (
     "Training kept stopping before it could finish, often because the computer ran out of "
     "memory. Try a smaller file or a shorter time limit."
 )
+
+
+def without_model(session: Session, since: datetime, limit: int = 500) -> list[tuple[str, str]]:
+    """(job id, model id) of jobs created since `since` that have no model recorded, in any
+    status: the reconciler looks for a finished model file whose outcome never arrived."""
+    query = (
+        select(JobRow.id, JobRow.model_id)
+        .where(JobRow.has_model.is_(False), JobRow.created_at >= since)
+        .order_by(JobRow.created_at.desc())
+        .limit(limit)
+    )
+    return [(job_id, model_id) for job_id, model_id in session.execute(query)]

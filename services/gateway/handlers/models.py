@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.errors import Conflict, NotFound
+from services.common.errors import Conflict, NotFound, Unavailable
 from services.common.events import ModelDeployed
 from services.common.storage import DEPLOYED_MARKER, FileStore
 from services.gateway.adapters.orm import ModelRow, utcnow
@@ -13,6 +15,52 @@ from services.gateway.adapters.outbox import enqueue
 from services.gateway.adapters.unit_of_work import collect
 from services.gateway.domain.facts import ModelSwitchedOn
 from services.gateway.domain.schemas import Deployment, Model
+
+
+class SwitchedOn:
+    """The models this replica last saw switched on, so predictions keep working while the
+    database is away: the predictors hold the models, the database only says which are on."""
+
+    def __init__(self, skip_database_s: float = 10.0) -> None:
+        self._ids: set[str] = set()
+        self._skip_s = skip_database_s
+        self._away_since: float | None = None
+
+    def saw(self, model_id: str) -> None:
+        self._ids.add(model_id)
+        self._away_since = None
+
+    def database_away(self) -> None:
+        """The database just failed: predictions skip it for a few seconds, so a silent one
+        (each call waiting out its timeout) does not slow every prediction down."""
+        self._away_since = time.monotonic()
+
+    @property
+    def skip_database(self) -> bool:
+        away = self._away_since
+        return away is not None and time.monotonic() - away < self._skip_s
+
+    def while_database_away(self, model_id: str | None) -> str | None:
+        """The model to ask the predictor for (None: its default, the one switched on last,
+        which every predictor heard of); raises if this replica cannot vouch for `model_id`."""
+        if model_id is None or model_id in self._ids:
+            return model_id
+        raise Unavailable(
+            "The database is not answering right now, so we cannot check that this model is "
+            "switched on. Ask without a model id to use the one switched on last, or try again "
+            "in a moment.",
+            code="database_unavailable",
+        )
+
+
+def check_deployable(session: Session, store: FileStore, model_id: str) -> ModelRow:
+    """The model, if it exists and its file is there (404 / 409 otherwise)."""
+    row = get(session, model_id)
+    if not store.exists(row.path):
+        raise Conflict(
+            "This model's file is missing, so it cannot be switched on.", code="model_file_missing"
+        )
+    return row
 
 
 def get(session: Session, model_id: str) -> ModelRow:
@@ -27,11 +75,8 @@ def list_all(session: Session) -> list[ModelRow]:
 
 
 def deploy(session: Session, store: FileStore, model_id: str) -> Deployment:
-    row = get(session, model_id)
-    if not store.exists(row.path):
-        raise Conflict(
-            "This model's file is missing, so it cannot be switched on.", code="model_file_missing"
-        )
+    """Switch the model on (call once a predictor has loaded it)."""
+    row = check_deployable(session, store, model_id)
     row.deployed_at = now = utcnow()
     event = ModelDeployed(
         correlation_id=row.id, model_id=row.id, model_path=row.path, deployed_at=now

@@ -15,9 +15,10 @@ from services.gateway.settings import GatewaySettings
 
 
 async def check_health(db: Database, bus: Bus, store: FileStore, board: HealthBoard) -> Health:
-    database = await asyncio.to_thread(db.ping)
+    # Round trips, not cached flags: a silent partition shows within one check.
+    database, broker = await asyncio.gather(asyncio.to_thread(db.ping), bus.ping())
     storage = os.access(store.root, os.W_OK)
-    components = board.components(database, bus.connected, storage)
+    components = board.components(database, broker, storage)
     return Health(status=overall(components), components=components)
 
 
