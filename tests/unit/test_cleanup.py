@@ -4,6 +4,8 @@ training runs) and anything still waiting or running stay; nothing happens unles
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ from services.gateway.adapters.orm import ActivityRow, DatasetRow, JobRow, Model
 from services.gateway.adapters.unit_of_work import UnitOfWork
 from services.gateway.domain.schemas import UserSettings
 from services.gateway.entrypoints.timers import Cleaner
+from services.gateway.handlers import cleanup
 from services.gateway.handlers import settings as user_settings
 from services.gateway.handlers.announce import Announcer
 from services.gateway.settings import GatewaySettings
@@ -228,3 +231,21 @@ async def test_gateways_cleaning_up_at_once_remove_each_row_once(
     assert sum(r.jobs for r in rounds if r) == 30 and sum(r.models for r in rounds if r) == 30
     assert ids(db, DatasetRow) == ids(db, JobRow) == ids(db, ModelRow) == set()
     assert len(notes(db)) == sum(1 for r in rounds if r)
+
+
+def test_temporary_files_a_killed_process_left_behind_are_deleted_once_old(
+    tmp_path: Path,
+) -> None:
+    store = FileStore(tmp_path, b"k" * 32)
+    old_upload, fresh_upload = store.temp_file(), store.temp_file()
+    half_written = store.path("models/.m1.joblib.abc.tmp")
+    half_written.parent.mkdir(parents=True, exist_ok=True)
+    half_written.write_bytes(b"half")
+    kept = store.write_bytes("datasets/d.csv", b"a,b\n1,2\n")
+    two_hours_ago = time.time() - 7200
+    for path in (old_upload, half_written):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+
+    assert cleanup.delete_stale_temp_files(store) == 2
+    assert not old_upload.exists() and not half_written.exists()
+    assert fresh_upload.exists() and kept.exists()  # a live upload, and a real file

@@ -147,8 +147,9 @@ def _could_not_start(letter: DeadLetter) -> TrainingFailed:
 
 
 class Cleaner(Repeating):
-    """Cleans up every `cleanup_interval_s`, and at once when woken (settings were saved):
-    rows in one unit of work, files after its commit."""
+    """Cleans up every `cleanup_interval_s` (and on start), and at once when woken (settings
+    were saved): temporary files a killed process left behind; old rows in one unit of work,
+    their files after its commit."""
 
     def __init__(self, uow: UnitOfWork, store: FileStore, settings: GatewaySettings):
         super().__init__("data-cleanup", self.run, settings.cleanup_interval_s)
@@ -158,6 +159,7 @@ class Cleaner(Repeating):
 
     async def run(self) -> Removed | None:
         try:
+            await asyncio.to_thread(cleanup.delete_stale_temp_files, self._store)
             removed = await self._uow.run(lambda s: cleanup.clean_up(s, self._budget_s))
             if removed is not None:
                 await asyncio.to_thread(cleanup.delete_files, self._store, removed.files)

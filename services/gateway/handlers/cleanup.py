@@ -18,6 +18,7 @@ row already gone is a no-op and each removal is counted and told once.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -128,6 +129,24 @@ def delete_files(store: FileStore, paths: Sequence[str]) -> None:
             store.delete(path)
         except OSError as exc:  # the rows are gone; a leftover file only takes space
             log.warning("clean-up could not delete %s: %s", path, exc)
+
+
+def delete_stale_temp_files(store: FileStore, older_than_s: float = 3600.0) -> int:
+    """Temporary files a killed process left behind (an upload cut short, a write interrupted
+    before its rename); how many were deleted. Only old ones: a live upload keeps its file
+    fresh, and one may take many minutes on a slow link. Blocking: run it in a thread."""
+    cutoff = time.time() - older_than_s
+    deleted = 0
+    for temp in store.root.rglob(".*.tmp"):
+        try:
+            if temp.is_file() and temp.stat().st_mtime < cutoff:
+                temp.unlink()
+                deleted += 1
+        except OSError as exc:  # gone meanwhile, or not ours to delete: leave it
+            log.debug("could not delete %s: %s", temp, exc)
+    if deleted:
+        log.info("deleted %d temporary files left behind", deleted)
+    return deleted
 
 
 def _count(n: int, noun: str) -> str:
