@@ -36,8 +36,9 @@ async def register(
 ) -> Dataset:
     """Keep a received CSV (a temporary file, moved in or removed) as a dataset."""
     try:
+        profile = await asyncio.to_thread(datasets.profile_upload, temp, target)
         return await uow.run(
-            lambda s: Dataset.of(datasets.register(s, store, temp, filename, target or None))
+            lambda s: Dataset.of(datasets.register(s, store, temp, filename, profile))
         )
     finally:
         await asyncio.to_thread(temp.unlink, missing_ok=True)  # gone already if it was kept

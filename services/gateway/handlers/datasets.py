@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common.data.names import display_name
-from services.common.data.profiling import profile_dataset
+from services.common.data.profiling import DatasetProfile, profile_dataset
 from services.common.data.reading import read_csv
 from services.common.errors import Conflict, NotFound
 from services.common.events import new_id
@@ -20,14 +20,18 @@ from services.gateway.adapters.unit_of_work import collect
 from services.gateway.domain.facts import DatasetDeleted, DatasetUploaded
 
 
-def register(
-    session: Session, store: FileStore, upload: Path, filename: str, target: str | None
-) -> DatasetRow:
-    """Read and profile an uploaded file; keep it only if it can be used. Raises BadInput.
+def profile_upload(upload: Path, target: str | None) -> DatasetProfile:
+    """Read and profile an uploaded file. Raises BadInput when it cannot be used.
 
-    Reading parses the whole file: call it on a worker thread (UnitOfWork.run does)."""
-    frame = read_csv(upload)
-    profile = profile_dataset(frame, target or None)
+    It parses the whole file: run it on a worker thread, before any transaction (a database
+    connection is not held while a large file is read)."""
+    return profile_dataset(read_csv(upload), target or None)
+
+
+def register(
+    session: Session, store: FileStore, upload: Path, filename: str, profile: DatasetProfile
+) -> DatasetRow:
+    """Keep a profiled upload as a dataset (the file is moved in last)."""
     dataset_id = new_id()
     relative = dataset_path(dataset_id)
     row = DatasetRow(
