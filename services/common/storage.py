@@ -1,5 +1,11 @@
 """Files on the shared data folder: atomic writes, and model files signed so that only files
-this system wrote are ever unpickled (joblib files can run code when loaded)."""
+this system wrote are ever unpickled (joblib files can run code when loaded).
+
+A model's signature (`<model>.sig`, one `v2:<hex>` line) is an HMAC of the model's path inside
+the data folder, a NUL byte, and the file's bytes: a signed model copied under another model's
+id does not verify. Older `v1` signatures covered the bytes alone; they cannot tell a copy from
+the original, so such files are refused (train the model again).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 import os
 import secrets
 import tempfile
@@ -18,8 +25,10 @@ import joblib
 
 from services.common.errors import NotFound, TamperedFile
 
+log = logging.getLogger(__name__)
 DATASETS = "datasets"
 MODELS = "models"
+SIGNATURE_VERSION = "v2"
 DEPLOYED_MARKER = f"{MODELS}/deployed.json"
 
 
@@ -109,27 +118,65 @@ class FileStore:
         os.close(fd)
         return Path(tmp)
 
-    def _sign(self, data: bytes) -> str:
-        return hmac.new(self._secret, data, hashlib.sha256).hexdigest()
+    def _sign(self, relative: str, data: bytes) -> str:
+        """The signature of `data` stored at `relative`: bound to the path, hence the model id.
+        The path is taken once resolved, so two spellings of one file sign alike."""
+        name = self.path(relative).relative_to(self.root).as_posix()
+        mac = hmac.new(self._secret, name.encode() + b"\0", hashlib.sha256)
+        mac.update(data)
+        return f"{SIGNATURE_VERSION}:{mac.hexdigest()}"
+
+    def _signatures(self, relative: str) -> list[str]:
+        return self.path(relative + ".sig").read_bytes().decode(errors="replace").split()
 
     def save_model(self, relative: str, obj: Any) -> Path:
-        """Pickle with joblib, then write the signature and the file, each atomically."""
+        """Pickle with joblib, then write the signature and the file, each atomically.
+
+        Replacing a model (the trainer saves its first model early, then the final one), the
+        signature file names both files while the model file is swapped, so a process killed
+        half-way leaves one that still verifies: the old model or the new one, never neither.
+        """
         buffer = io.BytesIO()
         joblib.dump(obj, buffer, compress=3)
         data = buffer.getvalue()
-        self.write_bytes(relative + ".sig", self._sign(data).encode())
-        return self.write_bytes(relative, data)
+        signature, kept = self._sign(relative, data), self._current_signature(relative)
+        self.write_bytes(relative + ".sig", "\n".join(filter(None, [signature, kept])).encode())
+        target = self.write_bytes(relative, data)
+        if kept:
+            self.write_bytes(relative + ".sig", signature.encode())
+        return target
+
+    def _current_signature(self, relative: str) -> str | None:
+        """The signature of the model file now at `relative`, if it has a valid one."""
+        try:
+            expected = self._sign(relative, self.path(relative).read_bytes())
+            found = self._signatures(relative)
+        except FileNotFoundError:
+            return None
+        return expected if any(hmac.compare_digest(s, expected) for s in found) else None
 
     def load_model(self, relative: str) -> Any:
-        """Unpickle a model file only if it carries the signature this system gave it."""
+        """Unpickle a model file only if it carries the signature this system gave it, for
+        this very path."""
         path = self.path(relative)
         try:
             data = path.read_bytes()
-            signature = self.path(relative + ".sig").read_bytes().decode().strip()
+            found = self._signatures(relative)
         except FileNotFoundError as exc:
             raise NotFound("That model's file could not be found.", code="model_not_found") from exc
-        if not hmac.compare_digest(signature, self._sign(data)):
-            raise TamperedFile(
-                "That model's file has been changed outside the system, so it will not be used."
+        expected = self._sign(relative, data)
+        if any(hmac.compare_digest(s, expected) for s in found):
+            return joblib.load(io.BytesIO(data))
+        if not any(s.startswith(f"{SIGNATURE_VERSION}:") for s in found):
+            log.warning(
+                "refusing model %s: its signature is from an older version (v1), which does "
+                "not name the model, so a copy could pass for it; train the model again",
+                relative,
             )
-        return joblib.load(io.BytesIO(data))
+            raise TamperedFile(
+                "That model was saved by an older version of the system and cannot be checked, "
+                "so it will not be used. Please train it again."
+            )
+        raise TamperedFile(
+            "That model's file has been changed outside the system, so it will not be used."
+        )

@@ -16,7 +16,13 @@ class TrainerService(Lifecycle):
     def __init__(self, settings: TrainerSettings, bus: Bus, store: FileStore, secret: bytes):
         heartbeat = Heartbeat(bus, "trainer", settings.heartbeat_interval_s, self.details)
         self.trainer = Trainer(
-            bus, store, secret, heartbeat.instance, memory_mb=settings.training_memory_mb
+            bus,
+            store,
+            secret,
+            heartbeat.instance,
+            memory_mb=settings.training_memory_mb,
+            progress_timeout_s=settings.progress_publish_timeout_s,
+            outcome_window_s=settings.outcome_publish_window_s,
         )
         self.app = service_app("trainer", connection_health(bus, self.details))
         super().__init__(

@@ -63,6 +63,7 @@ class Family:
     max_rows: int | None = None
     per_label: bool = False  # fit time grows with the number of labels
     size: Callable[[dict], float] = lambda params: 1.0  # work next to the first settings
+    quick: dict | None = None  # cheap settings for the search's first look, on a row sample
 
     @property
     def label(self) -> str:
@@ -198,8 +199,17 @@ def _pick(rng: np.random.Generator, options: list):
     return options[int(rng.integers(len(options)))]
 
 
-FAMILY_LIST = [  # in the order of a first look: the cheap, dependable linear model first
-    Family("linear", SCALED, _linear, _linear_portfolio, _linear_draw, 0.3),
+# A first look of bounded cost whatever the data: few rounds or trees, fitted on a row sample.
+QUICK_BOOSTING = dict(
+    learning_rate=0.3, max_leaf_nodes=15, min_samples_leaf=20, l2=0.0, max_iter=30,
+    max_features=1.0,
+)  # fmt: skip
+QUICK_FOREST = dict(trees=20, max_features="sqrt", min_samples_leaf=5)
+
+FAMILY_LIST = [  # the portfolio's order after the first look: the dependable linear model first
+    Family(
+        "linear", SCALED, _linear, _linear_portfolio, _linear_draw, 0.3, quick={"strength": 1.0}
+    ),
     Family(
         "gradient_boosting",
         TREES,
@@ -209,11 +219,28 @@ FAMILY_LIST = [  # in the order of a first look: the cheap, dependable linear mo
         1.0,
         per_label=True,
         size=lambda p: p["max_iter"] / 200,
+        quick=QUICK_BOOSTING,
     ),
     Family(
-        "random_forest", TREES, _forest(False), _forest_portfolio, _forest_draw, 3.0, size=_trees
+        "random_forest",
+        TREES,
+        _forest(False),
+        _forest_portfolio,
+        _forest_draw,
+        3.0,
+        size=_trees,
+        quick=QUICK_FOREST,
     ),
-    Family("extra_trees", TREES, _forest(True), _forest_portfolio, _forest_draw, 1.5, size=_trees),
+    Family(
+        "extra_trees",
+        TREES,
+        _forest(True),
+        _forest_portfolio,
+        _forest_draw,
+        1.5,
+        size=_trees,
+        quick=QUICK_FOREST,
+    ),
     Family(
         "nearest_neighbours",
         SCALED,
@@ -222,9 +249,24 @@ FAMILY_LIST = [  # in the order of a first look: the cheap, dependable linear mo
         _neighbours_draw,
         0.5,
         max_rows=NEIGHBOURS_MAX_ROWS,
+        quick={"k": 15, "weights": "distance"},
     ),
 ]
 BY_NAME = {family.name: family for family in FAMILY_LIST}
+
+
+# Which family takes the first look when several may: extra trees read gaps and categories
+# as they are, weigh a square root of the columns at each split, and grow one tree for every
+# label at once (boosting grows one per label): the cheapest whatever the file's shape.
+FIRST_LOOK_ORDER = ("extra_trees", "random_forest", "gradient_boosting", "linear")
+
+
+def first_look(names: list[str]) -> tuple[Family, dict]:
+    """The settings tried first: cheap ones, so a usable model exists within seconds."""
+    chosen = [name for name in FIRST_LOOK_ORDER if name in names] or names
+    family = BY_NAME[chosen[0]]
+    assert family.quick is not None, f"{family.name} has no quick settings"
+    return family, family.quick
 
 
 def portfolio(names: list[str], task: str, rows: int) -> list[tuple[Family, dict]]:

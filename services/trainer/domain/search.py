@@ -4,6 +4,11 @@ learn from: cross-validation for small data, one held-out slice for large data.
 Every trial keeps its answers for the rows it did not see (out-of-fold answers), so trials can
 be ranked and blended fairly; the best few also keep their fitted models, so a usable model
 exists from the first finished trial on, whatever stops the search.
+
+The first trial is a quick look (cheap settings fitted on a row sample, judged on the same rows
+as every other trial), so that model exists within seconds whatever the file's size. Once it
+does, a stop request or the deadline ends the trial in flight at once: the wrap-up never waits
+for a slow fit.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +30,13 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from services.trainer.domain import objective
-from services.trainer.domain.families import CLASSIFICATION, Context, Family, portfolio
+from services.trainer.domain.families import (
+    CLASSIFICATION,
+    Context,
+    Family,
+    first_look,
+    portfolio,
+)
 from services.trainer.domain.preparation import categorical_mask, preparer
 
 CV_MAX_ROWS = 10_000  # up to here, 5-fold cross-validation; beyond, one 20% hold-out
@@ -36,6 +47,9 @@ KEEP_MODELS = 8  # the best trials keep their fitted models, for blending and as
 PATIENCE = 5  # drawn trials without improvement before more time is judged not to help
 MIN_GAIN = 1e-4
 MAX_SKIPPED = 30  # settings in a row judged too slow: the time left fits nothing more
+QUICK_ROWS = 2_000  # the first look learns from at most this many rows per fold...
+QUICK_MIN_PER_LABEL = 5  # ...and at least this many of each label (all of a rarer one)
+POLL_S = 0.1  # how often a trial in flight checks for a stop request
 
 
 @dataclass
@@ -47,6 +61,7 @@ class Trial:
     score: float | None
     seconds: float
     models: list[Pipeline] | None = None  # one per fold, while among the best
+    sampled: bool = False  # the quick first look: fitted on a row sample of each fold
 
     @property
     def label(self) -> str:
@@ -93,29 +108,48 @@ class Search:
         self.context = Context(
             self.task, train_rows, smallest, categorical_mask(self.features), self.seed
         )
-        self._prepared: dict[tuple[str, int], tuple] = {}
+        self._prepared: dict[tuple[str, int, int | None], tuple] = {}
         self._seconds_per_cost: list[float] = []
 
     # -- running -------------------------------------------------------------------------
-    def run(self, deadline: float, should_stop: Callable[[], bool], report: Callable) -> None:
+    def run(
+        self,
+        deadline: float,
+        should_stop: Callable[[], bool],
+        report: Callable,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> None:
         """Try settings until the deadline, a stop request, or more trials stop helping.
 
+        The first (quick) trial is always finished, even past the deadline or when asked to
+        stop: a job with a model beats one without. Only cancelled() gives it up.
         report(trials done, trials expected, latest trial) after each trial.
         """
         workers = min(os.cpu_count() or 1, len(self.plan.folds))
-        with ThreadPoolExecutor(workers) as self._pool, warnings.catch_warnings():
-            self._workers = workers
-            # Too few iterations to converge on a hard fold is still a usable answer.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            self._run(deadline, should_stop, report)
+        self._pool = ThreadPoolExecutor(workers)
+        self._workers = workers
+        try:
+            with warnings.catch_warnings():
+                # Too few iterations to converge on a hard fold is still a usable answer.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                self._run(deadline, should_stop, report, cancelled)
+        finally:
+            # A fit given up on cannot be interrupted: let it end in the background, unwaited.
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _run(self, deadline: float, should_stop: Callable[[], bool], report: Callable) -> None:
-        queue = portfolio(self.names, self.task, self.context.rows)
+    def _run(
+        self,
+        deadline: float,
+        should_stop: Callable[[], bool],
+        report: Callable,
+        cancelled: Callable[[], bool],
+    ) -> None:
+        queue = [first_look(self.names), *portfolio(self.names, self.task, self.context.rows)]
         expected = len(queue) + PATIENCE
         since_best = skipped = 0
         self.ended = "out_of_time"
         while True:
-            if should_stop():
+            if cancelled() or (should_stop() and self.trials):
                 self.ended = "asked_to_stop"
                 break
             if skipped >= MAX_SKIPPED:
@@ -136,15 +170,20 @@ class Search:
                 skipped += 1  # too slow for the time left; cheaper settings may still fit
                 continue
             best = self.best.objective if self.trials else -math.inf
-            trial = self._try(family, params, deadline if self.trials else math.inf)
+            if self.trials:
+                trial = self._try(family, params, deadline, should_stop)
+            else:
+                trial = self._try(family, params, math.inf, cancelled, sample=QUICK_ROWS)
             if trial is None:
-                break  # ran past the deadline: the trials so far must do
+                # Past the deadline or asked to stop mid-trial: the trials so far must do.
+                self.ended = "asked_to_stop" if should_stop() or cancelled() else self.ended
+                break
             since_best = 0 if trial.objective > best + MIN_GAIN else since_best + 1
             skipped = 0
             report(len(self.trials), max(expected, len(self.trials) + PATIENCE - since_best), trial)
 
     def _tried(self, family: Family, params: dict) -> bool:
-        return any(t.family is family and t.params == params for t in self.trials)
+        return any(t.family is family and t.params == params and not t.sampled for t in self.trials)
 
     @property
     def best(self) -> Trial:
@@ -161,8 +200,16 @@ class Search:
         return self.classes
 
     # -- one trial -----------------------------------------------------------------------
-    def _try(self, family: Family, params: dict, deadline: float) -> Trial | None:
-        """Fit and check the settings on every fold; None if the deadline passes meanwhile.
+    def _try(
+        self,
+        family: Family,
+        params: dict,
+        deadline: float,
+        give_up: Callable[[], bool],
+        sample: int | None = None,
+    ) -> Trial | None:
+        """Fit and check the settings on every fold; None if the deadline passes or give_up()
+        turns true meanwhile. `sample`: learn from at most that many rows of each fold.
 
         Folds are fitted side by side on the machine's cores, a batch at a time.
         """
@@ -171,35 +218,49 @@ class Search:
         models = []
         folds = list(range(len(self.plan.folds)))
         for index in folds:
-            self._prepared_fold(family.prep, index)  # once, before any thread reads them
+            self._prepared_fold(family.prep, index, sample)  # once, before any thread reads them
         for start in range(0, len(folds), self._workers):
             batch = folds[start : start + self._workers]
-            fitted = self._pool.map(lambda i: self._fit_fold(family, params, i), batch)
-            for index, (pipeline, answer) in zip(batch, fitted, strict=True):
+            futures = [
+                self._pool.submit(self._fit_fold, family, params, index, sample) for index in batch
+            ]
+            if not _finished(futures, deadline, give_up):
+                return None
+            for index, future in zip(batch, futures, strict=True):
+                pipeline, answer = future.result()
                 answers[self.plan.folds[index][1]] = answer
                 models.append(pipeline)
-            if time.monotonic() > deadline:
-                return None
         seconds = time.monotonic() - began
-        self._seconds_per_cost.append(seconds / self._cost(family, params))
+        if sample is None:  # a sampled fit says little about the time of a full one
+            self._seconds_per_cost.append(seconds / self._cost(family, params))
         checked = self.plan.checked
         truth, given = self.y[checked], answers[checked]
         value = objective.value(self.task, truth, given, self.weights, self.classes)
         score = objective.headline(self.task, truth, given, self.weights, self.classes)
-        trial = Trial(family, params, answers, value, score, seconds, models)
+        trial = Trial(family, params, answers, value, score, seconds, models, sample is not None)
         self.trials.append(trial)
         self._keep_only_best_models()
         return trial
 
-    def _fit_fold(self, family: Family, params: dict, index: int) -> tuple[Pipeline, np.ndarray]:
-        train, _ = self.plan.folds[index]
-        prepare, X_train, X_check = self._prepared[(family.prep, index)]
-        model = family.build(params, self.context)
+    def _fit_fold(
+        self, family: Family, params: dict, index: int, sample: int | None = None
+    ) -> tuple[Pipeline, np.ndarray]:
+        prepare, X_train, X_check, rows = self._prepared_fold(family.prep, index, sample)
+        model = family.build(params, self.context if sample is None else self._sampled(rows))
         # The OpenMP thread limit is per thread: folds fitted side by side must each keep to
         # one, or they fight over the cores (and OpenMP's busy-waiting makes that very slow).
-        with threadpool_limits(limits=1 if self._workers > 1 else None, user_api="openmp"):
-            model.fit(X_train, self.y[train])
+        # So does the quick first look: on a busy machine, spinning threads would make it slow.
+        one = self._workers > 1 or sample is not None
+        with threadpool_limits(limits=1 if one else None, user_api="openmp"):
+            model.fit(X_train, self.y[rows])
         return Pipeline([("prepare", prepare), ("model", model)]), self._answer(model, X_check)
+
+    def _sampled(self, rows: np.ndarray) -> Context:
+        """What building a model needs to know, for a fit on a sample of the rows."""
+        smallest = len(rows)
+        if self.task == CLASSIFICATION:
+            smallest = int(pd.Series(self.y[rows]).value_counts().min())
+        return Context(self.task, len(rows), smallest, self.context.categorical, self.seed)
 
     def _answer(self, model, X) -> np.ndarray:
         if self.task != CLASSIFICATION:
@@ -217,15 +278,34 @@ class Search:
             return np.full((len(self.y), len(self.labels)), np.nan)
         return np.full(len(self.y), np.nan)
 
-    def _prepared_fold(self, kind: str, index: int):
-        """(fitted preparer, training matrix, checking matrix), made once per kind and fold."""
-        key = (kind, index)
+    def _prepared_fold(self, kind: str, index: int, sample: int | None = None):
+        """(fitted preparer, training matrix, checking matrix, training rows), made once per
+        kind, fold and sampling."""
+        key = (kind, index, sample)
         if key not in self._prepared:
             train, check = self.plan.folds[index]
+            if sample is not None:
+                train = self._sample(train, sample, index)
             prepare = preparer(kind, self.features, len(train))
             X_train = prepare.fit_transform(self.X.iloc[train], self.y[train])
-            self._prepared[key] = (prepare, X_train, prepare.transform(self.X.iloc[check]))
+            X_check = prepare.transform(self.X.iloc[check])
+            self._prepared[key] = (prepare, X_train, X_check, train)
         return self._prepared[key]
+
+    def _sample(self, rows: np.ndarray, size: int, index: int) -> np.ndarray:
+        """At most about `size` of `rows`, with every label present (a fit needs them all)."""
+        if len(rows) <= size:
+            return rows
+        rng = np.random.default_rng([self.seed, index])  # apart from the draws' generator
+        if self.task != CLASSIFICATION:
+            return np.sort(rng.choice(rows, size, replace=False))
+        labels = pd.Series(rows).groupby(self.y[rows], sort=True)
+        picked = []
+        for _, group in labels:
+            share = round(size * len(group) / len(rows))
+            n = min(len(group), max(share, QUICK_MIN_PER_LABEL))
+            picked.append(rng.choice(group.to_numpy(), n, replace=False))
+        return np.sort(np.concatenate(picked))
 
     def _keep_only_best_models(self) -> None:
         for rank, trial in enumerate(self.ranked()):
@@ -234,7 +314,11 @@ class Search:
 
     def _expected_seconds(self, family: Family, params: dict) -> float:
         """A guess from the trials so far of how long these settings take."""
-        own = [t.seconds / family.size(t.params) for t in self.trials if t.family is family]
+        own = [
+            t.seconds / family.size(t.params)
+            for t in self.trials
+            if t.family is family and not t.sampled
+        ]
         if own:
             return float(np.median(own)) * family.size(params)
         if not self._seconds_per_cost:
@@ -283,8 +367,20 @@ class Search:
     def refit_seconds(self, trial: Trial) -> float:
         """A guess at how long refit(trial) takes: a fold's fit, scaled to every row."""
         per_fold = trial.seconds / len(self.plan.folds)
-        share = len(self.plan.folds[0][0]) / len(self.y)
-        return per_fold / share * 1.2
+        seen = self._prepared_fold(trial.family.prep, 0, QUICK_ROWS if trial.sampled else None)[3]
+        return per_fold * len(self.y) / len(seen) * 1.2
+
+
+def _finished(futures: list[Future], deadline: float, give_up: Callable[[], bool]) -> bool:
+    """Wait for the fits; False as soon as the deadline passes or give_up() is true."""
+    while True:
+        _, pending = wait(futures, timeout=POLL_S)
+        if not pending:
+            return True
+        if give_up() or time.monotonic() > deadline:
+            for future in pending:
+                future.cancel()  # not started yet: never will be
+            return False
 
 
 def make_plan(y: np.ndarray, task: str, seed: int) -> Plan:

@@ -74,9 +74,16 @@ def train_model(
     seed: int = 0,
     algorithm: str = AUTO,
     should_stop: Callable[[], bool] = lambda: False,
+    cancelled: Callable[[], bool] = lambda: False,
+    on_first_model: Callable[[TrainingResult], None] | None = None,
 ) -> TrainingResult:
-    """Search for the best model within time_budget_s seconds; should_stop() ends the search
-    early, keeping the best model found so far.
+    """Search for the best model within time_budget_s seconds.
+
+    should_stop() ends the search early, keeping the best model found so far; the first, quick
+    model is made even when asked to stop before it exists: only cancelled() gives it up
+    (raising StoppedBeforeAnyModel). on_first_model(result) gets that first model, complete
+    and graded, as soon as it exists (while the search goes on), so the caller can keep it
+    whatever happens next.
 
     Raises BadInput with a plain-English detail when the data cannot be learned from.
     """
@@ -85,9 +92,9 @@ def train_model(
     # Forests share the cores through joblib's threads; its default (process) backend is
     # refused inside the trainer's daemon child and would fall back to one core.
     with threadpool_limits(limits=threads, user_api="openmp"), parallel_config("threading"):
-        return _Training(time_budget_s, _Steps(progress), seed, should_stop).run(
-            df, target, _family_names(algorithm)
-        )
+        training = _Training(time_budget_s, _Steps(progress), seed, should_stop, cancelled)
+        training.on_first_model = on_first_model
+        return training.run(df, target, _family_names(algorithm))
 
 
 def _family_names(algorithm: str) -> list[str]:
@@ -101,10 +108,20 @@ def _family_names(algorithm: str) -> list[str]:
 
 
 class _Training:
-    def __init__(self, budget: float, step: _Steps, seed: int, should_stop: Callable[[], bool]):
+    def __init__(
+        self,
+        budget: float,
+        step: _Steps,
+        seed: int,
+        should_stop: Callable[[], bool],
+        cancelled: Callable[[], bool],
+    ):
         self.started = time.monotonic()
         self.budget, self.step, self.seed, self.should_stop = budget, step, seed, should_stop
+        self.cancelled = cancelled
+        self.on_first_model: Callable[[TrainingResult], None] | None = None
         self.decision: np.ndarray | None = None  # per label, set once the blend is chosen
+        self._first_look: Callable[[], None] = lambda: None
 
     def left(self, share: float) -> float:
         """Seconds until share of the budget is used."""
@@ -116,8 +133,14 @@ class _Training:
         self.step(0.05, "Preparing the columns")
         X, y, notes = _training_data(df, profile, self.budget, self.seed)
         search = Search(X, y, profile.task, _features(profile), names, self.seed)
+        self._first_look = lambda: self._hand_over_first(search, profile, X, notes)
         self.step(0.1, "Trying different kinds of model")
-        search.run(time.monotonic() + self.left(SEARCH_SHARE), self.should_stop, self._searching)
+        search.run(
+            time.monotonic() + self.left(SEARCH_SHARE),
+            self.should_stop,
+            self._searching,
+            cancelled=self.cancelled,
+        )
         stopped = self.should_stop()
         if not search.trials:
             raise StoppedBeforeAnyModel()
@@ -130,12 +153,26 @@ class _Training:
         self.step(0.9, "Working out which columns matter most")
         importance = self._importance(search, graded, rows, stopped)
         self.step(0.97, "Finishing up")
-        notes += _search_notes(search, members, refitted, stopped)
+        notes = notes + _search_notes(search, members, refitted, stopped)
         result = _result(search, members, model, profile, X, importance, notes, rows, answers)
         self.step(1.0, "Finishing up")
         return result
 
+    def _hand_over_first(self, search: Search, profile, X, notes: list[str]) -> None:
+        """The first model, graded like any other (on the exam rows), to the caller, which
+        can keep it should the rest of the training never finish. Skipped when a stop is
+        already asked: the wrap-up that follows makes the same model anyway."""
+        if self.on_first_model is None or self.should_stop():
+            return
+        members = [(search.trials[0], 1.0)]
+        self.decision = decision_weights(search, members)
+        rows, answers, model = self._grade(search, members)
+        notes = notes + _search_notes(search, members, refitted=False, stopped=True)
+        self.on_first_model(_result(search, members, model, profile, X, [], notes, rows, answers))
+
     def _searching(self, done: int, expected: int, latest: Trial) -> None:
+        if done == 1:
+            self._first_look()
         by_time = 1 - self.left(SEARCH_SHARE) / (self.budget * SEARCH_SHARE)
         fraction = 0.1 + 0.7 * max(by_time, done / expected)
         self.step(fraction, f"Trying different kinds of model ({done} tried so far)")
