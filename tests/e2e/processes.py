@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,7 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import BrokerProxy, free_port
+from tests.faults.proxy import TcpProxy
+from tests.support import free_port
 
 
 @dataclass
@@ -64,7 +63,7 @@ def start(
         "MLOPS_HOST": "127.0.0.1",
         "MLOPS_LOG_JSON": "false",
     }
-    with log.open("wb") as sink:
+    with log.open("ab") as sink:  # a service restarted on its port keeps its earlier log
         process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", command],
             env=full_env,
@@ -123,25 +122,18 @@ def wait_until(probe, timeout: float = 90, every: float = 0.3):  # type: ignore[
 
 
 class ProxyThread:
-    """A BrokerProxy on an event loop of its own, for synchronous end-to-end tests."""
+    """A switch between the services and RabbitMQ (tests/faults/proxy.py), for synchronous
+    end-to-end tests: `up()` lets connections through, `down()` cuts them."""
 
     def __init__(self, amqp_url: str):
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self.proxy = BrokerProxy(amqp_url)
-        self.url = self.proxy.url
-
-    def _call(self, coroutine) -> None:  # type: ignore[no-untyped-def]
-        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(30)
+        self.proxy = TcpProxy.for_url(amqp_url, 5672)
+        self.url = self.proxy.url(amqp_url)
 
     def up(self) -> None:
-        self._call(self.proxy.up())
+        self.proxy.restore()
 
     def down(self) -> None:
-        self._call(self.proxy.down())
+        self.proxy.cut()
 
     def close(self) -> None:
-        self.down()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+        self.proxy.close()
