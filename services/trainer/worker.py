@@ -16,15 +16,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import Counter, Histogram
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
-from services.common.bus import Bus, BusUnavailable
+from services.common.bus import Bus, is_transient
 from services.common.events import (
     Event,
     TrainingCancelled,
@@ -35,6 +28,7 @@ from services.common.events import (
     TrainingStarted,
     TrainingSucceeded,
 )
+from services.common.retrying import patiently
 from services.common.storage import FileStore, model_path, model_record_path
 from services.trainer.runner import Outcome, TrainingRun, TrainingSpec
 
@@ -210,22 +204,8 @@ class Trainer:
         """An outcome is never dropped: while the broker is away, retry with backoff for the
         outcome window (an hour by default), then give up loudly (the handler fails)."""
 
-        def tell(state: RetryCallState) -> None:
-            log.warning(
-                "could not publish %s for job %s yet (try %d), retrying: %r",
-                event.type,
-                event.correlation_id,
-                state.attempt_number,
-                state.outcome.exception() if state.outcome else None,
-            )
-
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type((BusUnavailable, TimeoutError, ConnectionError)),
-            wait=wait_exponential_jitter(multiplier=0.2, max=30.0, jitter=0.5),
-            stop=stop_after_delay(self._outcome_window_s),
-            before_sleep=tell,
-            reraise=True,
-        )
+        what = f"publishing {event.type} for job {event.correlation_id}"
+        retrying = patiently(self._outcome_window_s, is_transient, what, max_wait_s=30.0)
         async for attempt in retrying:
             with attempt:
                 await self._bus.publish(event)

@@ -375,13 +375,12 @@ class _Delivery(WorkMessage):
             "x-mlops-attempts": self.attempt,
             "x-mlops-dead-at": datetime.now(UTC).isoformat(),
         }
-        properties = spec.Basic.Properties(
-            content_type=original.content_type,
-            delivery_mode=2,
-            message_id=original.message_id,
-            correlation_id=original.correlation_id,
-            message_type=original.type,
-            headers=headers,
+        properties = _persistent(
+            original.content_type,
+            original.message_id,
+            original.correlation_id,
+            original.type,
+            headers,
         )
         try:
             await original.channel.basic_publish(
@@ -439,12 +438,29 @@ def _replayed(properties: spec.Basic.Properties) -> spec.Basic.Properties:
         for k, v in (properties.headers or {}).items()
         if not k.startswith(("x-mlops-", "x-death", "x-first-death", "x-last-death"))
     }
+    return _persistent(
+        properties.content_type,
+        properties.message_id,
+        properties.correlation_id,
+        properties.message_type,
+        headers,
+    )
+
+
+def _persistent(
+    content_type: str | None,
+    message_id: str | None,
+    correlation_id: str | None,
+    message_type: str | None,
+    headers: dict[str, Any],
+) -> spec.Basic.Properties:
+    """A persistent message's properties: the event's own, with `headers`."""
     return spec.Basic.Properties(
-        content_type=properties.content_type,
+        content_type=content_type,
         delivery_mode=2,
-        message_id=properties.message_id,
-        correlation_id=properties.correlation_id,
-        message_type=properties.message_type,
+        message_id=message_id,
+        correlation_id=correlation_id,
+        message_type=message_type,
         headers=headers,
     )
 

@@ -39,13 +39,6 @@ from functools import partial
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
 from services.common.bus.dead_letters import DeadLetter, DeadReason
 from services.common.bus.subscription import (
@@ -57,6 +50,7 @@ from services.common.bus.subscription import (
 )
 from services.common.errors import Unavailable
 from services.common.events import Event
+from services.common.retrying import patiently
 
 __all__ = [
     "Bus",
@@ -244,23 +238,8 @@ class Bus(abc.ABC):
         def worth_retrying(exc: BaseException) -> bool:
             return is_transient(exc) and not message.settled
 
-        def tell(state: RetryCallState) -> None:
-            log.warning(
-                "handling %s %s from %s failed for now (try %d), retrying: %r",
-                event.type,
-                event.id,
-                queue,
-                state.attempt_number,
-                state.outcome.exception() if state.outcome else None,
-            )
-
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(worth_retrying),
-            wait=wait_exponential_jitter(multiplier=0.2, max=15.0, jitter=0.2),
-            stop=stop_after_delay(self.retry_window_s),
-            before_sleep=tell,
-            reraise=True,
-        )
+        what = f"handling {event.type} {event.id} from {queue}"
+        retrying = patiently(self.retry_window_s, worth_retrying, what)
         async for attempt in retrying:
             with attempt:
                 await self._handle(subscription, event)

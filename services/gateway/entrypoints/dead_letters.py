@@ -3,6 +3,8 @@ them into their queue (the database is back, the bug is fixed) or discards them.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -19,7 +21,6 @@ from services.gateway.domain.schemas import (
 from services.gateway.entrypoints.deps import BusDep
 
 router = APIRouter()
-_BROKER_AWAY = "The message broker is not answering right now. Please try again in a moment."
 
 
 @router.get("/api/dead-letters", response_model=DeadLetterList)
@@ -28,11 +29,9 @@ async def list_dead_letters(
 ) -> DeadLetterList:
     queues = []
     for queue in WORK_QUEUES:
-        try:
+        with _broker_answers():
             count = await bus.dead_letter_count(queue)
             items = await bus.dead_letters(queue, limit) if count else []
-        except (BusUnavailable, TimeoutError) as exc:
-            raise Unavailable(_BROKER_AWAY, code="broker_unavailable") from exc
         queues.append(DeadLetterQueue(queue=queue, count=count or 0, items=items))
     return DeadLetterList(queues=queues)
 
@@ -44,10 +43,8 @@ async def replay_dead_letters(
     """Put them back into their queue, to be handled again (and dead-lettered again if they
     still fail)."""
     _known(queue)
-    try:
+    with _broker_answers():
         count = await bus.replay_dead_letters(queue, body.ids if body else None)
-    except (BusUnavailable, TimeoutError) as exc:
-        raise Unavailable(_BROKER_AWAY, code="broker_unavailable") from exc
     return DeadLettersSettled(queue=queue, action="replayed", count=count)
 
 
@@ -56,11 +53,21 @@ async def discard_dead_letters(
     queue: str, bus: BusDep, body: DeadLetterChoice | None = None
 ) -> DeadLettersSettled:
     _known(queue)
-    try:
+    with _broker_answers():
         count = await bus.discard_dead_letters(queue, body.ids if body else None)
-    except (BusUnavailable, TimeoutError) as exc:
-        raise Unavailable(_BROKER_AWAY, code="broker_unavailable") from exc
     return DeadLettersSettled(queue=queue, action="discarded", count=count)
+
+
+@contextlib.contextmanager
+def _broker_answers() -> Iterator[None]:
+    """The broker being away is a 503 with a plain reason."""
+    try:
+        yield
+    except (BusUnavailable, TimeoutError) as exc:
+        raise Unavailable(
+            "The message broker is not answering right now. Please try again in a moment.",
+            code="broker_unavailable",
+        ) from exc
 
 
 def _known(queue: str) -> None:
