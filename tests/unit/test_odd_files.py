@@ -198,3 +198,29 @@ async def test_an_upload_shows_a_clean_name_and_the_reading_notes(tmp_path: Path
     assert [c["name"] for c in dataset["columns"]] == ["weight", "column 2", "price"]
     assert "One column has no name in the file, so we called it 'column 2'." in dataset["messages"]
     assert any("gives units ('weight' in kg and 'price' in EUR)" in m for m in dataset["messages"])
+
+
+@pytest.mark.parametrize(
+    ("disposition", "shown"),
+    [
+        # Only the RFC 5987 extended name (some clients send nothing else).
+        (
+            "form-data; name=\"file\"; filename*=UTF-8''donn%C3%A9es_%E6%97%A5%E6%9C%AC.csv",
+            "données_日本.csv",
+        ),
+        # What browsers escape in a file name: quotes.
+        ('form-data; name="file"; filename="say %22hi%22.csv"', 'say "hi".csv'),
+    ],
+)
+async def test_any_file_name_is_received(tmp_path: Path, disposition: str, shown: str) -> None:
+    content = ("a,b\n" + "\n".join(f"{i},{i % 2}" for i in range(30)) + "\n").encode()
+    body = (
+        f"--B\r\nContent-Disposition: {disposition}\r\nContent-Type: text/csv\r\n\r\n".encode()
+        + content
+        + b"\r\n--B--\r\n"
+    )
+    headers = {"Content-Type": "multipart/form-data; boundary=B"}
+    async with gateway_alone(tmp_path) as (api, _):
+        answer = await api.post("/api/datasets", content=body, headers=headers)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["name"] == shown

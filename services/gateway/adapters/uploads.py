@@ -3,6 +3,9 @@ the upload is refused as soon as it passes the size limit, so nothing large is e
 
 from __future__ import annotations
 
+import email.utils
+import re
+import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,8 +80,7 @@ async def receive_upload(
             if bytes(part.header_field).lower() == b"content-disposition":
                 _, options = parse_options_header(bytes(part.header_value))
                 part.name = options.get(b"name", b"").decode("utf-8", "replace")
-                if b"filename" in options:
-                    part.filename = options[b"filename"].decode("utf-8", "replace")
+                part.filename = _filename(bytes(part.header_value), options)
             part.header_field.clear()
             part.header_value.clear()
 
@@ -111,6 +113,29 @@ async def receive_upload(
     if not upload.received_file:
         raise BadInput("Please choose a CSV file to upload (form field 'file').", code="no_file")
     return upload
+
+
+_EXTENDED_NAME = re.compile(rb"filename\*\s*=\s*([^;]+)", re.IGNORECASE)
+# What browsers escape in a form's file name (the HTML standard): a quote and line breaks.
+_BROWSER_ESCAPES = {"%22": '"', "%0D": "\r", "%0A": "\n"}
+
+
+def _filename(header: bytes, options: dict[bytes, bytes]) -> str | None:
+    """The part's file name: the RFC 5987 `filename*` when given (some clients send only it),
+    else `filename`, with the browsers' escapes undone; None when the part is not a file."""
+    extended = _EXTENDED_NAME.search(header)
+    if extended:
+        charset, _, encoded = email.utils.decode_rfc2231(extended.group(1).decode("latin-1"))
+        try:
+            return urllib.parse.unquote(encoded.strip('"'), encoding=charset or "utf-8")
+        except LookupError:  # an unknown charset: the plain name, if any, will do
+            pass
+    if b"filename" not in options:
+        return None
+    name = options[b"filename"].decode("utf-8", "replace")
+    for escaped, plain in _BROWSER_ESCAPES.items():
+        name = name.replace(escaped, plain).replace(escaped.lower(), plain)
+    return name
 
 
 def _write(sink: BinaryIO, upload: Upload, data: bytes, limit: int, too_large: TooLarge) -> None:
