@@ -4,7 +4,8 @@ this system wrote are ever unpickled (joblib files can run code when loaded).
 A model's signature (`<model>.sig`, one `v2:<hex>` line) is an HMAC of the model's path inside
 the data folder, a NUL byte, and the file's bytes: a signed model copied under another model's
 id does not verify. Older `v1` signatures covered the bytes alone; they cannot tell a copy from
-the original, so such files are refused (train the model again).
+the original, so they are refused when loading; the gateway upgrades those of the models its
+database knows once, on start (`upgrade_signature`).
 """
 
 from __future__ import annotations
@@ -155,6 +156,24 @@ class FileStore:
             return None
         return expected if any(hmac.compare_digest(s, expected) for s in found) else None
 
+    def upgrade_signature(self, relative: str) -> bool:
+        """Re-sign a model whose signature is v1 (bytes only) as v2 (path and bytes), if the
+        v1 signature holds; True if it was upgraded. Run once, when an installation upgrades
+        (the gateway does it on start for the models its database knows): it carries over the
+        files as they are then, and from then on a copy under another id is refused."""
+        try:
+            data = self.path(relative).read_bytes()
+            found = self._signatures(relative)
+        except FileNotFoundError:
+            return False
+        if any(s.startswith(f"{SIGNATURE_VERSION}:") for s in found):
+            return False
+        v1 = hmac.new(self._secret, data, hashlib.sha256).hexdigest()
+        if not any(hmac.compare_digest(s, v1) for s in found):
+            return False  # not ours: it stays refused
+        self.write_bytes(relative + ".sig", self._sign(relative, data).encode())
+        return True
+
     def load_model(self, relative: str) -> Any:
         """Unpickle a model file only if it carries the signature this system gave it, for
         this very path."""
@@ -170,7 +189,8 @@ class FileStore:
         if not any(s.startswith(f"{SIGNATURE_VERSION}:") for s in found):
             log.warning(
                 "refusing model %s: its signature is from an older version (v1), which does "
-                "not name the model, so a copy could pass for it; train the model again",
+                "not name the model, so a copy could pass for it; restart the gateway to "
+                "upgrade the signatures of known models, or train the model again",
                 relative,
             )
             raise TamperedFile(

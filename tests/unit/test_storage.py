@@ -76,6 +76,23 @@ def test_an_old_signature_of_the_bytes_alone_is_refused(store: FileStore) -> Non
     assert "older version" in caught.value.detail
 
 
+def test_an_old_signature_that_holds_is_upgraded_once(store: FileStore) -> None:
+    for name in ("good", "tampered"):
+        store.save_model(model_path(name), {"model": name})
+        data = store.path(model_path(name)).read_bytes()
+        v1 = hmac.new(b"k" * 32, data, hashlib.sha256).hexdigest()
+        store.path(model_path(name) + ".sig").write_text(v1)
+    store.path(model_path("tampered")).write_bytes(b"not the model it signed")
+
+    assert store.upgrade_signature(model_path("good"))
+    assert store.load_model(model_path("good")) == {"model": "good"}
+    assert not store.upgrade_signature(model_path("good"))  # v2 already: nothing to do
+    assert not store.upgrade_signature(model_path("tampered"))
+    with pytest.raises(TamperedFile):
+        store.load_model(model_path("tampered"))
+    assert not store.upgrade_signature(model_path("never-saved"))
+
+
 def test_replacing_a_model_keeps_one_verifiable_file_at_every_step(store: FileStore) -> None:
     store.save_model(model_path("m1"), {"model": "first"})
     sig = store.path(model_path("m1") + ".sig")

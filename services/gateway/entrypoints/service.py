@@ -16,6 +16,7 @@ from services.gateway.bootstrap import Gateway, bootstrap, declare_jobs_queue
 from services.gateway.entrypoints.consumers import LivePush, Recorder, subscribe
 from services.gateway.entrypoints.http import build_app
 from services.gateway.entrypoints.timers import Cleaner, JobWatchdog, Reconciler
+from services.gateway.handlers import models
 from services.gateway.settings import GatewaySettings
 
 FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
@@ -46,6 +47,8 @@ class GatewayService(Lifecycle):
 
     async def _migrate(self) -> None:
         await asyncio.to_thread(migrate, self.gateway.db.engine)
+        store = self.gateway.store
+        await self.gateway.uow.run(lambda s: models.upgrade_signatures(s, store))
 
     async def _close_database(self) -> None:
         self.gateway.db.engine.dispose()

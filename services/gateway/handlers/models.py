@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from sqlalchemy import select
@@ -15,6 +16,8 @@ from services.gateway.adapters.outbox import enqueue
 from services.gateway.adapters.unit_of_work import collect
 from services.gateway.domain.facts import ModelSwitchedOn
 from services.gateway.domain.schemas import Deployment, Model
+
+log = logging.getLogger(__name__)
 
 
 class SwitchedOn:
@@ -114,3 +117,15 @@ def resolve_for_prediction(session: Session, model_id: str | None) -> ModelRow:
             code="no_model_deployed",
         )
     return latest
+
+
+def upgrade_signatures(session: Session, store: FileStore) -> int:
+    """Re-sign, in the current format, the model files this database knows that still carry
+    an older signature (an installation upgraded); how many. Blocking: run it in a thread."""
+    upgraded = 0
+    for row in list_all(session):
+        if store.upgrade_signature(row.path):
+            upgraded += 1
+    if upgraded:
+        log.info("upgraded the signatures of %d model files", upgraded)
+    return upgraded
