@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 from typing import Any
@@ -65,6 +66,24 @@ def _written_like(content: bytes, frame: pd.DataFrame) -> bytes:
         return buffer.getvalue().encode(dialect.encoding)
     except UnicodeEncodeError:  # an answer the file's code page cannot spell: all in UTF-8
         return buffer.getvalue().encode("utf-8-sig")
+
+
+_CHARSETS = {
+    "utf-8-sig": "utf-8",
+    "utf-16-le": "utf-16le",
+    "utf-16-be": "utf-16be",
+    "cp1252": "windows-1252",
+    "latin-1": "iso-8859-1",
+}
+
+
+def charset_of(content: bytes, scored: bytes) -> str:
+    """The charset to name in the scored file's Content-Type: the uploaded file's own, or
+    UTF-8 when the answer had to be written so (it then starts with a BOM)."""
+    if scored.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    encoding = reading.sniff_format(content).encoding
+    return _CHARSETS.get(encoding, encoding)
 
 
 def _free_name(frame: pd.DataFrame, wanted: str) -> str:

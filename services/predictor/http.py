@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from services.common.model_report import ModelSignature
 from services.common.prediction import PredictRequest, PredictResponse
 from services.predictor.admission import Admission
+from services.predictor.answers import charset_of
 from services.predictor.registry import ModelRegistry
 
 PREDICTIONS = Counter("mlops_predictions_total", "Rows predicted", ["kind"])
@@ -56,7 +57,7 @@ def routes(registry: ModelRegistry, admission: Admission | None = None) -> APIRo
             content = await file.read()
             scored = await (await registry.get(model_id)).predict_csv(content)
         _measure("csv", 1, started)
-        return Response(scored, media_type="text/csv")
+        return Response(scored, media_type=f"text/csv; charset={charset_of(content, scored)}")
 
     @router.get("/models/{model_id}")
     async def model(model_id: str) -> ModelStatus:

@@ -30,7 +30,7 @@ from services.common.prediction import PredictRequest, PredictResponse
 from services.common.web import ServiceHealth, service_app
 from services.gateway.adapters.predictor_client import PredictorClient, Replicas
 from services.predictor.admission import Admission, Busy
-from services.predictor.answers import defuse, score_csv
+from services.predictor.answers import charset_of, defuse, score_csv
 from services.predictor.http import routes
 from tests.support import eventually
 
@@ -267,6 +267,8 @@ def test_a_scored_csv_keeps_the_files_separator_decimal_mark_and_encoding() -> N
     assert header.startswith("age;größe;note;prediction;confidence")
     assert first.startswith("70;1,5;café;'=yes;")
     assert "," in first.split(";")[4] and "." not in first  # confidence with a decimal comma
+    assert charset_of(source, scored) == "windows-1252"  # named in the answer's Content-Type
+    assert charset_of(b"age\n70\n", score_csv(tiny_model(), b"age\n70\n")) == "utf-8"
 
 
 # --- file names in headers -------------------------------------------------------------------

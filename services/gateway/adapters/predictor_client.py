@@ -112,12 +112,15 @@ class PredictorClient:
         response = await self._send("POST", "/predict", json=request.model_dump(mode="json"))
         return PredictResponse.model_validate_json(response.content)
 
-    async def predict_csv(self, model_id: str | None, filename: str, content: bytes) -> bytes:
-        """`model_id` None: the predictor's default model."""
+    async def predict_csv(
+        self, model_id: str | None, filename: str, content: bytes
+    ) -> tuple[bytes, str]:
+        """The scored file and its media type (it names the file's own charset); `model_id`
+        None: the predictor's default model."""
         files = {"file": (filename or "data.csv", content, "text/csv")}
         params = {"model_id": model_id} if model_id else {}
         response = await self._send("POST", "/predict/csv", params=params, files=files)
-        return response.content
+        return response.content, response.headers.get("content-type", "text/csv")
 
     async def load(self, model_id: str) -> ModelSignature:
         """Have a predictor load `model_id` and answer what it needs (404 `model_not_found`,

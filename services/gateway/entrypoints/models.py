@@ -120,7 +120,7 @@ async def predict_csv(
         content = await asyncio.to_thread(upload.path.read_bytes)
     finally:
         upload.path.unlink(missing_ok=True)
-    scored = await predictor.predict_csv(chosen, upload.filename, content)
+    scored, media_type = await predictor.predict_csv(chosen, upload.filename, content)
     stem = Path(upload.filename).stem or "data"
     headers = {"Content-Disposition": attachment(f"{stem}-predictions.csv")}
-    return Response(scored, media_type="text/csv", headers=headers)
+    return Response(scored, media_type=media_type, headers=headers)
