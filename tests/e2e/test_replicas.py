@@ -52,8 +52,9 @@ async def test_the_other_replica_answers_when_one_dies(predictors: list[Service]
     try:
         for _ in range(4):
             assert (await client.predict(REQUEST)).predictions == ["=yes", "no"]
-        scored = await client.predict_csv("m1", "données_日本.csv", b"age\n70\n")
+        scored, media_type = await client.predict_csv("m1", "données_日本.csv", b"age\n70\n")
         assert scored.splitlines()[1].startswith(b"70,'=yes")  # formulas neutralised
+        assert media_type == "text/csv; charset=utf-8"
         first.kill()
         answers = [await client.predict(REQUEST) for _ in range(10)]  # none fails
         assert all(a.predictions == ["=yes", "no"] for a in answers)
