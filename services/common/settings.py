@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     """Predictions one predictor computes at the same time."""
     predict_queue: int = Field(32, ge=0)
     """Predictions that may wait for a turn; past them the predictor answers 503 `busy` at once."""
+    predict_max_wait_s: float = Field(2.0, gt=0)
+    """Longest a prediction may expect to wait for its turn; beyond, 503 `busy` at once."""
 
     @field_validator("broker_url")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from concurrent.futures import Executor
 
 from services.common.errors import Conflict
 from services.common.storage import DEPLOYED_MARKER, FileStore
@@ -21,8 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class ModelRegistry:
-    def __init__(self, store: FileStore, capacity: int = 8):
-        self._store, self._capacity = store, capacity
+    def __init__(self, store: FileStore, capacity: int = 8, executor: Executor | None = None):
+        """`executor` runs the models' predictions (see ModelRuntime)."""
+        self._store, self._capacity, self._executor = store, capacity, executor
         self._runtimes: OrderedDict[str, ModelRuntime] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
         self.default_id: str | None = None
@@ -74,7 +76,7 @@ class ModelRegistry:
         async with lock:  # many requests for a new model: load it once
             runtime = self._runtimes.get(model_id)
             if runtime is None:
-                runtime = ModelRuntime(model_id, self._store)
+                runtime = ModelRuntime(model_id, self._store, self._executor)
                 try:
                     await runtime.load()
                 except BaseException:

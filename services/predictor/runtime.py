@@ -8,7 +8,9 @@ run in a worker thread and the event loop keeps answering other requests meanwhi
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any, TypeVar
 
 from services.common.data.answers import Answers
 from services.common.errors import Unavailable
@@ -17,12 +19,17 @@ from services.common.prediction import PredictRequest, PredictResponse, Unusual
 from services.common.storage import FileStore, model_path
 from services.predictor.answers import score_csv
 
+T = TypeVar("T")
+
 
 class ModelRuntime:
     """A model by id: not ready until `load()` has read and verified its file."""
 
-    def __init__(self, model_id: str, store: FileStore):
-        self.model_id, self._store = model_id, store
+    def __init__(self, model_id: str, store: FileStore, executor: Executor | None = None):
+        """`executor` runs the predictions (None: asyncio's default threads). A pool of its
+        own keeps busy models from delaying other blocking work of the process (in one
+        process, the gateway's database calls)."""
+        self.model_id, self._store, self._executor = model_id, store, executor
         self._bundle: Any = None  # a ModelBundle once loaded
 
     @property
@@ -49,12 +56,15 @@ class ModelRuntime:
     async def predict(self, request: PredictRequest) -> PredictResponse:
         """One prediction per row, with how sure and what is unusual (422 `missing_columns`
         when the rows lack a column the model needs)."""
-        answers = await asyncio.to_thread(self._loaded().answer, request.rows)
+        answers = await self._run(self._loaded().answer, request.rows)
         return _response(self.model_id, answers)
 
     async def predict_csv(self, content: bytes) -> bytes:
         """The uploaded CSV with the prediction columns appended (see answers.score_csv)."""
-        return await asyncio.to_thread(score_csv, self._loaded(), content)
+        return await self._run(score_csv, self._loaded(), content)
+
+    async def _run(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
 
     def _loaded(self) -> Any:
         # Taken before any await: an unload while a prediction runs does not reach it.

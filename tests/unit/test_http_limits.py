@@ -216,6 +216,31 @@ async def test_a_turn_given_back_on_failure_leaves_room() -> None:
                 pass
 
 
+async def test_the_queue_is_bounded_in_time_too() -> None:
+    """Room in the queue is not enough: a request that would wait longer than max_wait_s for
+    its turn (judged by how long turns take) is refused at once, told when to come back."""
+    admission = Admission(running=1, waiting=100, max_wait_s=0.5)
+    async with admission.turn():
+        await asyncio.sleep(0.3)  # turns take about 0.3 s
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with admission.turn():
+            await release.wait()
+
+    holders = [asyncio.create_task(hold()) for _ in range(2)]  # one running, one waiting
+    await asyncio.sleep(0.05)
+    assert admission.expected_wait_s() > 0.5
+    with pytest.raises(Busy) as refused:
+        async with admission.turn():
+            pass
+    assert refused.value.headers == {"Retry-After": "1"}
+    release.set()
+    await asyncio.gather(*holders)
+    async with admission.turn():  # the queue drained: room again
+        pass
+
+
 # --- scored CSVs: no formulas, the file's own format -----------------------------------------
 
 
