@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export MLOPS_LOG_JSON ?= false
 
-.PHONY: help install install-test install-browser screenshots bench-first-prediction run test test-unit lint format migrate up down clean bench-automl
+.PHONY: help install install-test install-browser screenshots bench-first-prediction run test test-unit lint format migrate up down clean bench-automl bench-robustness
 
 help:
 	@echo "make run    - install and start everything in one process on http://localhost:8000"
@@ -12,6 +12,7 @@ help:
 	@echo "make lint   - ruff + mypy;  make migrate - update the database;  make up - docker compose"
 	@echo "make bench-automl BUDGETS='30 120' - our trainer against FLAML on 17 bundled datasets"
 	@echo "make bench-first-prediction - seconds from a sample CSV to the first prediction, in Chromium"
+	@echo "make bench-robustness - hostile files refused, other clients served, predictions shed"
 	@echo "make screenshots - run the browser tests and refresh docs/screenshots"
 
 $(BIN)/python:
@@ -74,6 +75,10 @@ screenshots: install-test
 # A first-time user's wait, in the browser: bench/results/first_prediction.md.
 bench-first-prediction: install-test
 	$(BIN)/python -m bench.first_prediction
+
+# Hostile files and prediction load shedding (issue 10): bench/results/robustness.md.
+bench-robustness: install-test
+	$(BIN)/python -m bench.robustness
 
 # Side-by-side AutoML benchmark (bench/automl.py); results in bench/results/automl.{md,json}.
 BUDGETS ?= 30 120
