@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from services.common.admission import Admission
 from services.common.bus import Bus
 from services.common.events import TRAINING_QUEUE, TrainingRequested
 from services.common.storage import FileStore
@@ -15,7 +16,7 @@ from services.gateway.adapters.database import Database, make_engine
 from services.gateway.adapters.live import LiveHub
 from services.gateway.adapters.live_news import LiveNews
 from services.gateway.adapters.outbox import OutboxRelay
-from services.gateway.adapters.predictor_client import PredictorClient
+from services.gateway.adapters.predictor_client import PredictorClient, replica_urls
 from services.gateway.adapters.smtp import EmailSender, Mailer
 from services.gateway.adapters.unit_of_work import UnitOfWork
 from services.gateway.domain.emails import Notice
@@ -48,6 +49,8 @@ class Gateway:
     emails: EmailSender
     predictor: PredictorClient
     switched_on: SwitchedOn
+    admission: Admission
+    """Predictions under way through this gateway: more are refused at the door (503 busy)."""
     """The models this replica last saw switched on (predictions while the database is away)."""
 
     async def health(self) -> Health:
@@ -90,4 +93,9 @@ def bootstrap(
         emails=EmailSender(Mailer(settings), settings.smtp_timeout_s, sent),
         predictor=PredictorClient.of(settings, predictor_http),
         switched_on=SwitchedOn(),
+        admission=Admission(
+            settings.predict_concurrency * len(replica_urls(settings.predictor_url)),
+            settings.predict_queue,
+            settings.predict_max_wait_s,
+        ),
     )

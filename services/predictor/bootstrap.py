@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from services.common.admission import Admission
 from services.common.bus import Bus
 from services.common.events import ModelDeployed
 from services.common.heartbeat import Heartbeat
@@ -12,7 +13,6 @@ from services.common.lifecycle import Lifecycle, Step
 from services.common.settings import Settings
 from services.common.storage import FileStore
 from services.common.web import connection_health, service_app
-from services.predictor.admission import Admission
 from services.predictor.http import routes
 from services.predictor.registry import ModelRegistry
 

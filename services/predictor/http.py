@@ -14,9 +14,9 @@ from fastapi.responses import Response
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
 
+from services.common.admission import Admission
 from services.common.model_report import ModelSignature
 from services.common.prediction import PredictRequest, PredictResponse
-from services.predictor.admission import Admission
 from services.predictor.answers import charset_of
 from services.predictor.registry import ModelRegistry
 

@@ -21,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from services.common.admission import Admission, Busy
 from services.common.data.bundle import ModelBundle, prepare_frame
 from services.common.data.describe import describe_features
 from services.common.errors import AppError
@@ -29,7 +30,6 @@ from services.common.limits import BodyLimits, LimitBodies
 from services.common.prediction import PredictRequest, PredictResponse
 from services.common.web import ServiceHealth, service_app
 from services.gateway.adapters.predictor_client import PredictorClient, Replicas
-from services.predictor.admission import Admission, Busy
 from services.predictor.answers import charset_of, defuse, score_csv
 from services.predictor.http import routes
 from tests.support import eventually

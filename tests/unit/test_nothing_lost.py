@@ -4,6 +4,7 @@ database. The gateway alone on the in-process bus, with the test playing trainer
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +15,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from services.common.admission import Admission
 from services.common.bus import MemoryBus
 from services.common.events import (
     RECORDS_QUEUE,
@@ -252,3 +254,29 @@ async def test_a_job_whose_request_was_given_up_on_fails_with_a_reason_instead_o
         failed = (await api.get(f"/api/jobs/{job['id']}")).json()
         assert failed["status"] == "failed" and "could not be started" in failed["error"]
         assert await bus.dead_letter_count(TRAINING_QUEUE) == 1  # kept for whoever looks
+
+
+async def test_the_gateway_refuses_predictions_at_its_door_when_too_many_wait(
+    tmp_path: Path, predictor: FakePredictor
+) -> None:
+    async with gateway(tmp_path, predictor) as (api, service):
+        job = await a_trained_model(api, service)
+        assert (await api.post(f"/api/models/{job['model_id']}/deploy")).status_code == 200
+        service.gateway.admission = Admission(running=1, waiting=0)
+        release, taken = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with service.gateway.admission.turn():
+                taken.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold())
+        await taken.wait()
+        refused = await api.post("/api/predict", json={"rows": [{"plan": "basic"}]})
+        assert refused.status_code == 503 and refused.json()["code"] == "busy"
+        assert refused.headers["retry-after"] == "1"
+        assert predictor.asked == []  # refused before any work
+        release.set()
+        await holder
+        answered = await api.post("/api/predict", json={"rows": [{"plan": "basic"}]})
+        assert answered.status_code == 200

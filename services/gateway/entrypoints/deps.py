@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
+from services.common.admission import Admission
 from services.common.background import Repeating
 from services.common.bus import Bus
 from services.common.errors import AppError, BadInput
@@ -70,6 +71,8 @@ async def _health(connection: HTTPConnection) -> Health:
 BusDep = Annotated[Bus, Depends(_part(lambda g: g.bus))]
 UowDep = Annotated[UnitOfWork, Depends(_part(lambda g: g.uow))]
 SwitchedOnDep = Annotated[SwitchedOn, Depends(_part(lambda g: g.switched_on))]
+AdmissionDep = Annotated[Admission, Depends(_part(lambda g: g.admission))]
+"""`async with admission.turn():` around a prediction: 503 busy at once when too many wait."""
 """A unit of work: `await uow.run(lambda session: handler(session, ...))`."""
 StoreDep = Annotated[FileStore, Depends(_part(lambda g: g.store))]
 SettingsDep = Annotated[GatewaySettings, Depends(_part(lambda g: g.settings))]

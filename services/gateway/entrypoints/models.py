@@ -20,6 +20,7 @@ from services.gateway.domain.schemas import (
 )
 from services.gateway.entrypoints.deps import (
     MULTIPART_DOC,
+    AdmissionDep,
     PredictorDep,
     SettingsDep,
     StoreDep,
@@ -93,10 +94,15 @@ async def _model_for_prediction(
 
 @router.post("/api/predict", response_model=PredictResponse)
 async def predict(
-    body: PredictRequest, uow: UowDep, predictor: PredictorDep, switched_on: SwitchedOnDep
+    body: PredictRequest,
+    uow: UowDep,
+    predictor: PredictorDep,
+    switched_on: SwitchedOnDep,
+    admission: AdmissionDep,
 ) -> PredictResponse:
-    model_id = await _model_for_prediction(body.model_id, uow, switched_on)
-    return await predictor.predict(body.model_copy(update={"model_id": model_id}))
+    async with admission.turn():  # refused here, before any work, when too many wait
+        model_id = await _model_for_prediction(body.model_id, uow, switched_on)
+        return await predictor.predict(body.model_copy(update={"model_id": model_id}))
 
 
 @router.post(
@@ -112,6 +118,7 @@ async def predict_csv(
     settings: SettingsDep,
     predictor: PredictorDep,
     switched_on: SwitchedOnDep,
+    admission: AdmissionDep,
     model_id: str | None = None,
 ) -> Response:
     chosen = await _model_for_prediction(model_id, uow, switched_on)
@@ -120,7 +127,8 @@ async def predict_csv(
         content = await asyncio.to_thread(upload.path.read_bytes)
     finally:
         upload.path.unlink(missing_ok=True)
-    scored, media_type = await predictor.predict_csv(chosen, upload.filename, content)
+    async with admission.turn():  # the upload is in: its scoring waits its turn, or is refused
+        scored, media_type = await predictor.predict_csv(chosen, upload.filename, content)
     stem = Path(upload.filename).stem or "data"
     headers = {"Content-Disposition": attachment(f"{stem}-predictions.csv")}
     return Response(scored, media_type=media_type, headers=headers)

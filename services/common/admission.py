@@ -1,8 +1,9 @@
-"""How many predictions a predictor takes on at once: a bounded queue that sheds load.
+"""How many predictions a service takes on at once: a bounded queue that sheds load.
 
 A few predictions run at a time and a few more wait for a turn; a request beyond those is
-refused at once with 503 `busy` and a Retry-After, so callers (the gateway tries another
-replica) hear "busy" in milliseconds instead of queueing behind seconds of work."""
+refused at once with 503 `busy` and a Retry-After, so callers hear "busy" in milliseconds
+instead of queueing behind seconds of work. The predictor keeps one (its model's turns); the
+gateway keeps one at its door too, deciding before it does any work for the request."""
 
 from __future__ import annotations
 
