@@ -15,7 +15,6 @@ from multiprocessing.connection import Connection
 import numpy as np
 import pytest
 
-from services.common.model_report import ModelReport
 from services.trainer import runner
 from services.trainer.domain import StoppedBeforeAnyModel, TrainingResult, train_model
 from services.trainer.domain.search import QUICK_MIN_PER_LABEL, Search
@@ -30,6 +29,7 @@ from services.trainer.runner import (
     TrainingRun,
     TrainingSpec,
 )
+from tests.support import model_report
 from tests.unit.test_automl import iris_search
 from tests.unit.test_training import churn_data
 
@@ -127,13 +127,12 @@ def test_a_stop_ends_a_slow_trial_in_flight_once_a_model_exists(
 
 # --- the run's limits, through a pipe -------------------------------------------------------
 
-REPORT = ModelReport(
+REPORT = model_report(
     task="classification",
     target="churn",
     algorithm="Extra trees",
     score_name="balanced_accuracy",
     score=0.8,
-    light="green",
     summary="Right about 80 times out of 100.",
 )
 FINAL = REPORT.model_copy(update={"algorithm": "A blend of extra trees and linear model"})

@@ -24,22 +24,13 @@ from services.common.events import (
     TrainingStarted,
     TrainingSucceeded,
 )
-from services.common.model_report import ModelReport
 from services.common.storage import FileStore, model_record_path
 from services.trainer import worker
 from services.trainer.runner import Outcome, ProgressCallback, TrainingSpec
 from services.trainer.worker import Trainer
-from tests.support import eventually, training_requested
+from tests.support import eventually, model_report, training_requested
 
-REPORT = ModelReport(
-    task="regression",
-    target="price",
-    algorithm="Extra trees",
-    score_name="r2",
-    score=0.8,
-    light="green",
-    summary="Typically off by about 10.",
-)
+REPORT = model_report(algorithm="Extra trees", score=0.8, summary="Typically off by about 10.")
 Update = (
     TrainingStarted | TrainingProgressed | TrainingSucceeded | TrainingFailed | TrainingCancelled
 )
