@@ -162,11 +162,11 @@ class FileStore:
         (the gateway does it on start for the models its database knows): it carries over the
         files as they are then, and from then on a copy under another id is refused."""
         try:
-            data = self.path(relative).read_bytes()
             found = self._signatures(relative)
+            if any(s.startswith(f"{SIGNATURE_VERSION}:") for s in found):
+                return False  # current already: the model file is not even read
+            data = self.path(relative).read_bytes()
         except FileNotFoundError:
-            return False
-        if any(s.startswith(f"{SIGNATURE_VERSION}:") for s in found):
             return False
         v1 = hmac.new(self._secret, data, hashlib.sha256).hexdigest()
         if not any(hmac.compare_digest(s, v1) for s in found):
